@@ -1,0 +1,21 @@
+# ctest driver: install gemma3 from BUILD_DIR into a scratch prefix, then
+# configure, build and run tests/consumer against it with find_package, and
+# once more with add_subdirectory.
+set(work "${BUILD_DIR}/consumer-test")
+file(REMOVE_RECURSE "${work}")
+function(run)
+  execute_process(COMMAND ${ARGN} RESULT_VARIABLE rc OUTPUT_VARIABLE out ERROR_VARIABLE err)
+  if(NOT rc EQUAL 0)
+    message(FATAL_ERROR "failed (${rc}): ${ARGN}\n${out}\n${err}")
+  endif()
+endfunction()
+run(${CMAKE_COMMAND} --install "${BUILD_DIR}" --prefix "${work}/prefix")
+run(${CMAKE_COMMAND} -S "${SOURCE_DIR}/tests/consumer" -B "${work}/pkg"
+    -DCMAKE_PREFIX_PATH=${work}/prefix -DCMAKE_BUILD_TYPE=Release)
+run(${CMAKE_COMMAND} --build "${work}/pkg")
+run("${work}/pkg/consumer")
+run(${CMAKE_COMMAND} -S "${SOURCE_DIR}/tests/consumer" -B "${work}/sub"
+    -DCONSUMER_USE_SUBDIRECTORY=ON -DGEMMA3_SOURCE_DIR=${SOURCE_DIR} -DCMAKE_BUILD_TYPE=Release)
+run(${CMAKE_COMMAND} --build "${work}/sub" --target consumer)
+run("${work}/sub/consumer")
+message(STATUS "consumer built and ran against the installed package and via add_subdirectory")
