@@ -1,0 +1,549 @@
+// gemma3/image.hpp — loading images and turning them into SigLIP pixel values.
+//
+// Reproduces the Hugging Face Gemma3ImageProcessor (spec §4.1, §4.2):
+//   decode (stb_image) -> RGB (alpha dropped, grey replicated, palette expanded)
+//   -> [pan-and-scan crops] -> Pillow BILINEAR resize to S x S (uint8, bit-exact)
+//   -> x * rescale_factor (float64, then float32) -> (x - mean) / std (float32)
+//   -> channels first [3, S, S].
+// Decoding limits (file size, width, height, pixels) are checked from the
+// header before any pixel is decoded, so a decompression bomb costs nothing.
+//
+//   gemma3::Image img = gemma3::load_image("cat.jpg");
+//   gemma3::PreprocessConfig pc;  pc.image_size = vision_config.image_size;
+//   gemma3::PixelValues pv = gemma3::preprocess_image(img, pc);  // [count, 3, S, S]
+//
+// The program must link libstb (it provides the stb_image implementation).
+#pragma once
+
+#include <stb/stb_image.h>
+
+#include <algorithm>
+#include <array>
+#include <cerrno>
+#include <climits>
+#include <cmath>
+#include <cstddef>
+#include <cstdint>
+#include <cstdio>
+#include <cstring>
+#include <filesystem>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "gemma3/error.hpp"
+
+namespace gemma3 {
+
+// An 8-bit RGB image, rows top to bottom, pixels interleaved (HWC, R G B).
+struct Image {
+  int width = 0;
+  int height = 0;
+  std::vector<std::uint8_t> rgb;  // width * height * 3 bytes
+};
+
+// Limits checked before decoding. Raise them for very large inputs; the
+// defaults accept any ordinary photo (a 64 Mpixel image decodes to 192 MiB).
+struct ImageLimits {
+  std::uint64_t max_file_bytes = std::uint64_t{64} << 20;  // 64 MiB
+  int max_side = 16384;                                     // width and height
+  std::uint64_t max_pixels = std::uint64_t{64} << 20;      // 64 Mpixel
+};
+
+// Fill from the model's vision config / preprocessor_config.json. There is no
+// default image size on purpose: it must come from the checkpoint.
+struct PreprocessConfig {
+  int image_size = 0;                      // S: vision_config.image_size (896 for 4B)
+  bool do_rescale = true;
+  double rescale_factor = 1.0 / 255.0;     // applied in float64, as HF does
+  bool do_normalize = true;
+  std::array<float, 3> image_mean{{0.5f, 0.5f, 0.5f}};  // float32, as HF casts them
+  std::array<float, 3> image_std{{0.5f, 0.5f, 0.5f}};
+  // Pan-and-scan (spec §4.2), off by default like the release.
+  bool do_pan_and_scan = false;
+  int pan_and_scan_min_crop_size = 256;
+  int pan_and_scan_max_num_crops = 4;
+  double pan_and_scan_min_ratio_to_activate = 1.2;
+};
+
+// A crop rectangle in source pixels.
+struct CropBox {
+  int x = 0, y = 0, width = 0, height = 0;
+};
+
+// Model input for one image: the original then its crops, each [3, S, S].
+struct PixelValues {
+  int count = 0;      // 1 + num_crops
+  int num_crops = 0;  // 0 unless pan-and-scan made crops
+  int size = 0;       // S
+  std::vector<float> data;  // [count, 3, S, S], channels R, G, B
+  const float* image(int i) const {
+    return data.data() + static_cast<std::size_t>(i) * 3 * size * size;
+  }
+};
+
+namespace detail {
+
+inline std::string stb_reason() {
+  const char* r = stbi_failure_reason();
+  return r ? r : "unknown reason";
+}
+
+inline bool has_prefix(const std::uint8_t* p, std::size_t n, const char* magic) {
+  const std::size_t m = std::strlen(magic);
+  return n >= m && std::memcmp(p, magic, m) == 0;
+}
+
+// The formats we hand to stb_image, recognised by their magic bytes. stb also
+// guesses TGA from arbitrary bytes, so a whitelist keeps garbage an error.
+inline const char* sniff_format(const std::uint8_t* p, std::size_t n) {
+  if (has_prefix(p, n, "\x89PNG\r\n\x1a\n")) return "PNG";
+  if (n >= 3 && p[0] == 0xFF && p[1] == 0xD8 && p[2] == 0xFF) return "JPEG";
+  if (has_prefix(p, n, "GIF87a") || has_prefix(p, n, "GIF89a")) return "GIF";
+  if (has_prefix(p, n, "BM")) return "BMP";
+  if (has_prefix(p, n, "P5") || has_prefix(p, n, "P6")) return "PNM";
+  return nullptr;
+}
+
+inline std::uint32_t be32(const std::uint8_t* p) {
+  return (std::uint32_t{p[0]} << 24) | (std::uint32_t{p[1]} << 16) | (std::uint32_t{p[2]} << 8) | p[3];
+}
+inline std::uint32_t le32(const std::uint8_t* p) {
+  return (std::uint32_t{p[3]} << 24) | (std::uint32_t{p[2]} << 16) | (std::uint32_t{p[1]} << 8) | p[0];
+}
+
+// stb_image pads missing bytes with zeros and decodes cut-off JPEG, GIF and
+// BMP files without complaint; Pillow refuses them ("image file is
+// truncated"). These walks check that the data the decoder needs is present.
+// (PNG needs none: stb fails on an incomplete IDAT stream.)
+
+// JPEG: walk the marker segments; an EOI marker must follow the last scan.
+inline bool jpeg_is_complete(const std::uint8_t* p, std::size_t n) {
+  std::size_t i = 2;  // after SOI
+  while (i + 1 < n) {
+    if (p[i] != 0xFF) return false;
+    const std::uint8_t m = p[i + 1];
+    if (m == 0xFF) { ++i; continue; }  // fill byte
+    i += 2;
+    if (m == 0xD9) return true;  // EOI
+    if (m == 0x01 || (m >= 0xD0 && m <= 0xD7)) continue;  // no length field
+    if (i + 2 > n) return false;
+    const std::size_t len = (std::size_t{p[i]} << 8) | p[i + 1];
+    if (len < 2 || i + len > n) return false;
+    i += len;
+    if (m == 0xDA) {  // SOS: skip entropy-coded data up to the next real marker
+      while (i + 1 < n &&
+             !(p[i] == 0xFF && p[i + 1] != 0x00 && !(p[i + 1] >= 0xD0 && p[i + 1] <= 0xD7)))
+        ++i;
+    }
+  }
+  return false;
+}
+
+// GIF: the blocks up to the end of the first image's data must be present.
+inline bool gif_first_frame_is_complete(const std::uint8_t* p, std::size_t n) {
+  auto skip_sub_blocks = [&](std::size_t& i) {
+    while (i < n) {
+      const std::size_t len = p[i++];
+      if (len == 0) return true;
+      i += len;
+    }
+    return false;
+  };
+  if (n < 13) return false;
+  std::size_t i = 13;                                   // header + screen descriptor
+  if (p[10] & 0x80) i += 3u << ((p[10] & 7) + 1);       // global colour table
+  while (i < n) {
+    const std::uint8_t b = p[i++];
+    if (b == 0x21) {                                    // extension: label, sub-blocks
+      ++i;
+      if (!skip_sub_blocks(i)) return false;
+    } else if (b == 0x2C) {                             // image descriptor
+      if (i + 9 > n) return false;
+      const std::uint8_t flags = p[i + 8];
+      i += 9;
+      if (flags & 0x80) i += 3u << ((flags & 7) + 1);   // local colour table
+      ++i;                                              // LZW minimum code size
+      return i <= n && skip_sub_blocks(i);
+    } else {
+      return false;                                     // trailer or junk before any image
+    }
+  }
+  return false;
+}
+
+// BMP (uncompressed rows): the pixel array must fit in the file.
+inline bool bmp_is_complete(const std::uint8_t* p, std::size_t n) {
+  if (n < 26) return false;
+  const std::uint32_t offset = le32(p + 10), header = le32(p + 14);
+  std::int64_t w = 0, h = 0, bpp = 0;
+  if (header == 12) {  // OS/2 core header: 16-bit sizes
+    w = p[18] | (p[19] << 8);
+    h = p[20] | (p[21] << 8);
+    bpp = p[24] | (p[25] << 8);
+  } else {
+    if (n < 34) return false;
+    w = static_cast<std::int32_t>(le32(p + 18));
+    h = static_cast<std::int32_t>(le32(p + 22));
+    bpp = p[28] | (p[29] << 8);
+    const std::uint32_t compression = le32(p + 30);
+    if (compression != 0 && compression != 3 && compression != 6) return true;  // stb decides
+  }
+  if (h < 0) h = -h;
+  if (w <= 0 || bpp <= 0) return true;  // let stb report the bad header
+  const std::uint64_t row = (std::uint64_t(w) * std::uint64_t(bpp) + 31) / 32 * 4;
+  return std::uint64_t(offset) + row * std::uint64_t(h) <= n;
+}
+
+inline void check_dims(const std::string& name, int w, int h, const ImageLimits& lim) {
+  if (w <= 0 || h <= 0)
+    throw Error("image '" + name + "': invalid size " + std::to_string(w) + "x" +
+                std::to_string(h));
+  if (w > lim.max_side || h > lim.max_side)
+    throw Error("image '" + name + "': " + std::to_string(w) + "x" + std::to_string(h) +
+                " exceeds the limit of " + std::to_string(lim.max_side) +
+                " pixels per side (ImageLimits::max_side); refused before decoding");
+  const std::uint64_t pixels = std::uint64_t(w) * std::uint64_t(h);
+  if (pixels > lim.max_pixels)
+    throw Error("image '" + name + "': " + std::to_string(w) + "x" + std::to_string(h) +
+                " = " + std::to_string(pixels) + " pixels exceeds the limit of " +
+                std::to_string(lim.max_pixels) +
+                " (ImageLimits::max_pixels); refused before decoding");
+}
+
+}  // namespace detail
+
+// Decodes PNG, JPEG, BMP, GIF (first frame) or PNM from memory to RGB, the way
+// PIL's convert("RGB") does: alpha is dropped (not composited), grey is
+// replicated, palettes are expanded; 16-bit samples keep their high byte.
+// `name` is used in error messages.
+inline Image load_image_from_memory(const void* data, std::size_t size,
+                                    const std::string& name = "<memory>",
+                                    const ImageLimits& limits = {}) {
+  const auto* p = static_cast<const std::uint8_t*>(data);
+  if (size == 0 || p == nullptr) throw Error("image '" + name + "': empty (0 bytes)");
+  if (size > limits.max_file_bytes)
+    throw Error("image '" + name + "': " + std::to_string(size) +
+                " bytes exceeds the limit of " + std::to_string(limits.max_file_bytes) +
+                " bytes (ImageLimits::max_file_bytes)");
+  if (size > static_cast<std::size_t>(INT_MAX))
+    throw Error("image '" + name + "': larger than 2 GiB, not supported");
+  const char* format = detail::sniff_format(p, size);
+  if (!format)
+    throw Error("image '" + name +
+                "': unknown or unsupported format (expected PNG, JPEG, GIF, BMP or PNM)");
+
+  const std::string fmt = format;
+  // PNG sizes are read from IHDR directly: stb refuses very large PNGs itself
+  // with a misleading message, and ours names the limit.
+  if (fmt == "PNG" && size >= 24 && std::memcmp(p + 12, "IHDR", 4) == 0) {
+    const std::uint32_t pw = detail::be32(p + 16), ph = detail::be32(p + 20);
+    detail::check_dims(name, pw > INT_MAX ? INT_MAX : int(pw), ph > INT_MAX ? INT_MAX : int(ph),
+                       limits);
+  }
+  int w = 0, h = 0, comp = 0;
+  if (!stbi_info_from_memory(p, static_cast<int>(size), &w, &h, &comp))
+    throw Error("image '" + name + "': cannot read the " + fmt +
+                " header: " + detail::stb_reason());
+  detail::check_dims(name, w, h, limits);
+  const bool complete = fmt == "JPEG"  ? detail::jpeg_is_complete(p, size)
+                        : fmt == "GIF" ? detail::gif_first_frame_is_complete(p, size)
+                        : fmt == "BMP" ? detail::bmp_is_complete(p, size)
+                                       : true;
+  if (!complete) throw Error("image '" + name + "': " + fmt + " data is truncated");
+
+  int w2 = 0, h2 = 0, comp2 = 0;
+  std::unique_ptr<stbi_uc, void (*)(void*)> px(
+      stbi_load_from_memory(p, static_cast<int>(size), &w2, &h2, &comp2, 3), stbi_image_free);
+  if (!px)
+    throw Error("image '" + name + "': cannot decode " + fmt + ": " + detail::stb_reason());
+  detail::check_dims(name, w2, h2, limits);
+  Image img;
+  img.width = w2;
+  img.height = h2;
+  img.rgb.assign(px.get(), px.get() + std::size_t(w2) * std::size_t(h2) * 3);
+  return img;
+}
+
+// Reads a file (size checked before reading) and decodes it as above.
+inline Image load_image(const std::string& path, const ImageLimits& limits = {}) {
+  std::error_code ec;
+  if (std::filesystem::is_directory(path, ec))
+    throw Error("image '" + path + "': cannot read: is a directory");
+  std::unique_ptr<std::FILE, int (*)(std::FILE*)> f(std::fopen(path.c_str(), "rb"),
+                                                     std::fclose);
+  if (!f) throw Error("image '" + path + "': cannot open: " + std::strerror(errno));
+  const long n = std::fseek(f.get(), 0, SEEK_END) == 0 ? std::ftell(f.get()) : -1;
+  if (n < 0) throw Error("image '" + path + "': cannot read: not a regular file");
+  if (static_cast<std::uint64_t>(n) > limits.max_file_bytes)
+    throw Error("image '" + path + "': " + std::to_string(n) +
+                " bytes exceeds the limit of " + std::to_string(limits.max_file_bytes) +
+                " bytes (ImageLimits::max_file_bytes)");
+  std::rewind(f.get());
+  std::vector<std::uint8_t> buf(static_cast<std::size_t>(n));
+  if (n > 0 && std::fread(buf.data(), 1, buf.size(), f.get()) != buf.size())
+    throw Error("image '" + path + "': read error");
+  return load_image_from_memory(buf.data(), buf.size(), path, limits);
+}
+
+// ---------------------------------------------------------------------------
+// Pillow's BILINEAR resize (Image.resize(..., BILINEAR, reducing_gap=None)),
+// bit-exact for 8-bit RGB. Spec §4.1: separable, antialiased (the triangle is
+// stretched by the downscale factor), fixed-point weights with 22 fraction
+// bits, horizontal pass first into a uint8 image, then vertical.
+namespace detail {
+
+constexpr int kPrecisionBits = 32 - 8 - 2;
+
+// Per output index: first source index, number of taps, and `ksize` weights.
+struct ResampleCoeffs {
+  int ksize = 0;
+  std::vector<int> first, count;
+  std::vector<std::int32_t> weight;  // [out_size * ksize]
+};
+
+inline ResampleCoeffs bilinear_coeffs(int in_size, int out_size) {
+  // Pillow computes the box width in float, the rest in double.
+  const double scale = static_cast<double>(static_cast<float>(in_size)) / out_size;
+  const double filterscale = std::max(scale, 1.0);
+  const double support = 1.0 * filterscale;  // bilinear support is 1
+  ResampleCoeffs c;
+  c.ksize = static_cast<int>(std::ceil(support)) * 2 + 1;
+  c.first.resize(out_size);
+  c.count.resize(out_size);
+  c.weight.assign(std::size_t(out_size) * c.ksize, 0);
+  std::vector<double> w(c.ksize);
+  for (int xx = 0; xx < out_size; ++xx) {
+    const double center = (xx + 0.5) * scale;
+    const double ss = 1.0 / filterscale;
+    int xmin = static_cast<int>(center - support + 0.5);  // trunc, as in C
+    if (xmin < 0) xmin = 0;
+    int xmax = static_cast<int>(center + support + 0.5);
+    if (xmax > in_size) xmax = in_size;
+    const int n = xmax - xmin;
+    double sum = 0.0;
+    for (int x = 0; x < n; ++x) {
+      double t = (x + xmin - center + 0.5) * ss;
+      if (t < 0.0) t = -t;
+      w[x] = t < 1.0 ? 1.0 - t : 0.0;
+      sum += w[x];
+    }
+    for (int x = 0; x < n; ++x) {
+      const double k = sum != 0.0 ? w[x] / sum : w[x];
+      // Fixed point, rounding half away from zero (weights are never negative).
+      c.weight[std::size_t(xx) * c.ksize + x] =
+          static_cast<std::int32_t>(0.5 + k * (1 << kPrecisionBits));
+    }
+    c.first[xx] = xmin;
+    c.count[xx] = n;
+  }
+  return c;
+}
+
+inline std::uint8_t clip8(std::int32_t acc) {
+  const std::int32_t v = acc >> kPrecisionBits;  // acc >= 0 for bilinear weights
+  return static_cast<std::uint8_t>(v < 0 ? 0 : (v > 255 ? 255 : v));
+}
+
+inline Image resample_horizontal(const Image& in, int out_w) {
+  const ResampleCoeffs c = bilinear_coeffs(in.width, out_w);
+  Image out;
+  out.width = out_w;
+  out.height = in.height;
+  out.rgb.resize(std::size_t(out_w) * in.height * 3);
+  for (int y = 0; y < in.height; ++y) {
+    const std::uint8_t* src = in.rgb.data() + std::size_t(y) * in.width * 3;
+    std::uint8_t* dst = out.rgb.data() + std::size_t(y) * out_w * 3;
+    for (int xx = 0; xx < out_w; ++xx) {
+      const std::int32_t* k = c.weight.data() + std::size_t(xx) * c.ksize;
+      const std::uint8_t* s = src + std::size_t(c.first[xx]) * 3;
+      std::int32_t r = 1 << (kPrecisionBits - 1), g = r, b = r;
+      for (int x = 0; x < c.count[xx]; ++x) {
+        r += s[3 * x + 0] * k[x];
+        g += s[3 * x + 1] * k[x];
+        b += s[3 * x + 2] * k[x];
+      }
+      dst[3 * xx + 0] = clip8(r);
+      dst[3 * xx + 1] = clip8(g);
+      dst[3 * xx + 2] = clip8(b);
+    }
+  }
+  return out;
+}
+
+inline Image resample_vertical(const Image& in, int out_h) {
+  const ResampleCoeffs c = bilinear_coeffs(in.height, out_h);
+  Image out;
+  out.width = in.width;
+  out.height = out_h;
+  const std::size_t row = std::size_t(in.width) * 3;
+  out.rgb.resize(row * out_h);
+  // Row-at-a-time accumulation: same integer sums as Pillow's per-pixel loop
+  // (integer addition is exact), but streams through memory.
+  std::vector<std::int32_t> acc(row);
+  for (int yy = 0; yy < out_h; ++yy) {
+    const std::int32_t* k = c.weight.data() + std::size_t(yy) * c.ksize;
+    std::fill(acc.begin(), acc.end(), 1 << (kPrecisionBits - 1));
+    for (int y = 0; y < c.count[yy]; ++y) {
+      const std::uint8_t* s = in.rgb.data() + std::size_t(c.first[yy] + y) * row;
+      const std::int32_t ky = k[y];
+      for (std::size_t i = 0; i < row; ++i) acc[i] += s[i] * ky;
+    }
+    std::uint8_t* dst = out.rgb.data() + std::size_t(yy) * row;
+    for (std::size_t i = 0; i < row; ++i) dst[i] = clip8(acc[i]);
+  }
+  return out;
+}
+
+}  // namespace detail
+
+// Pillow-exact BILINEAR resize of an RGB image to out_w x out_h.
+inline Image resize_bilinear(const Image& in, int out_w, int out_h) {
+  if (in.width <= 0 || in.height <= 0 ||
+      in.rgb.size() != std::size_t(in.width) * std::size_t(in.height) * 3)
+    throw Error("resize_bilinear: invalid input image " + std::to_string(in.width) + "x" +
+                std::to_string(in.height) + " with " + std::to_string(in.rgb.size()) +
+                " bytes");
+  if (out_w <= 0 || out_h <= 0)
+    throw Error("resize_bilinear: invalid output size " + std::to_string(out_w) + "x" +
+                std::to_string(out_h));
+  // Like Pillow, a pass runs only if that axis changes size.
+  if (in.width == out_w && in.height == out_h) return in;
+  if (in.height == out_h) return detail::resample_horizontal(in, out_w);
+  if (in.width == out_w) return detail::resample_vertical(in, out_h);
+  return detail::resample_vertical(detail::resample_horizontal(in, out_w), out_h);
+}
+
+// ---------------------------------------------------------------------------
+// Preprocessing.
+
+inline void validate(const PreprocessConfig& c) {
+  if (c.image_size <= 0 || c.image_size > 65536)
+    throw Error("PreprocessConfig: image_size is " + std::to_string(c.image_size) +
+                "; set it from the vision config (e.g. 896)");
+  if (!(c.rescale_factor > 0.0) || !std::isfinite(c.rescale_factor))
+    throw Error("PreprocessConfig: rescale_factor must be positive and finite");
+  for (int ch = 0; ch < 3; ++ch)
+    if (!(c.image_std[ch] != 0.0f) || !std::isfinite(c.image_std[ch]) ||
+        !std::isfinite(c.image_mean[ch]))
+      throw Error("PreprocessConfig: image_mean/image_std channel " + std::to_string(ch) +
+                  " is invalid (std must be finite and non-zero)");
+  if (c.do_pan_and_scan) {
+    if (c.pan_and_scan_min_crop_size < 1)
+      throw Error("PreprocessConfig: pan_and_scan_min_crop_size must be >= 1");
+    if (c.pan_and_scan_max_num_crops < 1)
+      throw Error("PreprocessConfig: pan_and_scan_max_num_crops must be >= 1");
+    if (!std::isfinite(c.pan_and_scan_min_ratio_to_activate))
+      throw Error("PreprocessConfig: pan_and_scan_min_ratio_to_activate must be finite");
+  }
+}
+
+// Pan-and-scan crop boxes for a width x height image (spec §4.2, HF
+// Gemma3ImageProcessor.pan_and_scan). Empty when the image is not elongated
+// enough or the crops would be smaller than min_crop_size. Ordered row by row;
+// the last crop is truncated at the image edge (HF slices the array).
+inline std::vector<CropBox> pan_and_scan_boxes(int width, int height,
+                                               const PreprocessConfig& c) {
+  if (width <= 0 || height <= 0) return {};
+  const int min_crop = std::max(1, c.pan_and_scan_min_crop_size);
+  const int max_crops = std::max(1, c.pan_and_scan_max_num_crops);
+  const double ratio = c.pan_and_scan_min_ratio_to_activate;
+  int n_w = 1, n_h = 1;
+  // The long side gets n = round-half-up(long/short) crops, at most
+  // floor(long/min_crop), then clamped to [2, max_crops] (in that order).
+  auto count = [&](int long_side, int short_side) {
+    int n = static_cast<int>(std::floor(double(long_side) / double(short_side) + 0.5));
+    n = std::min(long_side / min_crop, n);  // == floor(long/min_crop) for ints
+    n = std::max(2, n);
+    return std::min(max_crops, n);
+  };
+  if (width >= height) {  // landscape or square
+    if (double(width) / double(height) < ratio) return {};
+    n_w = count(width, height);
+  } else {
+    if (double(height) / double(width) < ratio) return {};
+    n_h = count(height, width);
+  }
+  const int crop_w = (width + n_w - 1) / n_w;  // ceil(width / n_w)
+  const int crop_h = (height + n_h - 1) / n_h;
+  if (std::min(crop_w, crop_h) < min_crop) return {};
+  std::vector<CropBox> boxes;
+  for (int i = 0; i < n_h; ++i) {
+    for (int j = 0; j < n_w; ++j) {
+      CropBox b;
+      b.x = crop_w * j;
+      b.y = crop_h * i;
+      b.width = std::min(crop_w, width - b.x);
+      b.height = std::min(crop_h, height - b.y);
+      // Only degenerate settings (min_crop_size below the crop count) can make
+      // an empty crop; HF would fail there, we leave it out.
+      if (b.width > 0 && b.height > 0) boxes.push_back(b);
+    }
+  }
+  return boxes;
+}
+
+// Copy of a rectangle of `img` (clipped to the image).
+inline Image crop(const Image& img, const CropBox& b) {
+  const int x0 = std::max(0, b.x), y0 = std::max(0, b.y);
+  const int x1 = std::min(img.width, b.x + b.width), y1 = std::min(img.height, b.y + b.height);
+  if (x1 <= x0 || y1 <= y0)
+    throw Error("crop: box " + std::to_string(b.width) + "x" + std::to_string(b.height) +
+                "+" + std::to_string(b.x) + "+" + std::to_string(b.y) +
+                " is outside the image");
+  Image out;
+  out.width = x1 - x0;
+  out.height = y1 - y0;
+  out.rgb.resize(std::size_t(out.width) * out.height * 3);
+  for (int y = y0; y < y1; ++y)
+    std::memcpy(out.rgb.data() + std::size_t(y - y0) * out.width * 3,
+                img.rgb.data() + (std::size_t(y) * img.width + x0) * 3,
+                std::size_t(out.width) * 3);
+  return out;
+}
+
+// The uint8 image the vision tower sees (before rescale/normalize): the
+// Pillow-exact resize to image_size x image_size (aspect ratio not kept).
+inline Image resize_for_model(const Image& img, const PreprocessConfig& c) {
+  validate(c);
+  return resize_bilinear(img, c.image_size, c.image_size);
+}
+
+// Writes the [3, h, w] float32 planes of an RGB uint8 image: rescale in
+// float64 then cast to float32, normalize in float32 (HF rescale + normalize).
+inline void to_pixel_values(const Image& img, const PreprocessConfig& c, float* out) {
+  // 256-entry table per channel: exactly the per-pixel formula, evaluated once.
+  float lut[3][256];
+  for (int ch = 0; ch < 3; ++ch) {
+    for (int v = 0; v < 256; ++v) {
+      float x = c.do_rescale ? static_cast<float>(double(v) * c.rescale_factor)
+                             : static_cast<float>(v);
+      if (c.do_normalize) x = (x - c.image_mean[ch]) / c.image_std[ch];
+      lut[ch][v] = x;
+    }
+  }
+  const std::size_t plane = std::size_t(img.width) * img.height;
+  for (std::size_t i = 0; i < plane; ++i)
+    for (int ch = 0; ch < 3; ++ch) out[ch * plane + i] = lut[ch][img.rgb[3 * i + ch]];
+}
+
+// Full preprocessing of one image: the original, then (with pan-and-scan) its
+// crops, each resized to S x S and normalized; [count, 3, S, S].
+inline PixelValues preprocess_image(const Image& img, const PreprocessConfig& c) {
+  validate(c);
+  std::vector<CropBox> boxes;
+  if (c.do_pan_and_scan) boxes = pan_and_scan_boxes(img.width, img.height, c);
+  PixelValues pv;
+  pv.size = c.image_size;
+  pv.num_crops = static_cast<int>(boxes.size());
+  pv.count = 1 + pv.num_crops;
+  const std::size_t per = std::size_t(3) * c.image_size * c.image_size;
+  pv.data.resize(per * pv.count);
+  to_pixel_values(resize_bilinear(img, c.image_size, c.image_size), c, pv.data.data());
+  for (std::size_t i = 0; i < boxes.size(); ++i)
+    to_pixel_values(resize_bilinear(crop(img, boxes[i]), c.image_size, c.image_size), c,
+                    pv.data.data() + per * (i + 1));
+  return pv;
+}
+
+}  // namespace gemma3
