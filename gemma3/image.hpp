@@ -42,12 +42,16 @@ struct Image {
   std::vector<std::uint8_t> rgb;  // width * height * 3 bytes
 };
 
-// Limits checked before decoding. Raise them for very large inputs; the
-// defaults accept any ordinary photo (a 64 Mpixel image decodes to 192 MiB).
-struct ImageLimits {
+// Loading options. The limits are checked before decoding; raise them for very
+// large inputs (the defaults accept any ordinary photo; 64 Mpixel = 192 MiB RGB).
+struct ImageLoadOptions {
   std::uint64_t max_file_bytes = std::uint64_t{64} << 20;  // 64 MiB
   int max_side = 16384;                                     // width and height
   std::uint64_t max_pixels = std::uint64_t{64} << 20;      // 64 Mpixel
+  // Turn the image upright per its EXIF Orientation tag (JPEG APP1, PNG eXIf),
+  // as HF's load_image does (ImageOps.exif_transpose). Off = raw pixel order,
+  // like a PIL image opened without it.
+  bool apply_exif_orientation = true;
 };
 
 // Fill from the model's vision config / preprocessor_config.json. There is no
@@ -195,37 +199,109 @@ inline bool bmp_is_complete(const std::uint8_t* p, std::size_t n) {
   return std::uint64_t(offset) + row * std::uint64_t(h) <= n;
 }
 
-inline void check_dims(const std::string& name, int w, int h, const ImageLimits& lim) {
+// EXIF Orientation (tag 0x0112) from TIFF-structured EXIF data; 1 if absent.
+inline int tiff_orientation(const std::uint8_t* t, std::size_t n) {
+  if (n < 8) return 1;
+  const bool le = t[0] == 'I' && t[1] == 'I';
+  if (!le && !(t[0] == 'M' && t[1] == 'M')) return 1;
+  auto u16 = [&](std::size_t o) { return le ? t[o] | (t[o + 1] << 8) : (t[o] << 8) | t[o + 1]; };
+  const std::uint32_t ifd = le ? le32(t + 4) : be32(t + 4);
+  if (ifd > n || n - ifd < 2) return 1;
+  const std::size_t count = static_cast<std::size_t>(u16(ifd));
+  for (std::size_t e = 0; e < count; ++e) {
+    const std::size_t o = ifd + 2 + 12 * e;
+    if (o + 12 > n) return 1;
+    if (u16(o) == 0x0112 && u16(o + 2) == 3) {  // SHORT value, stored inline
+      const int v = u16(o + 8);
+      return v >= 1 && v <= 8 ? v : 1;
+    }
+  }
+  return 1;
+}
+
+inline int exif_orientation(const std::string& fmt, const std::uint8_t* p, std::size_t n) {
+  if (fmt == "JPEG") {  // APP1 "Exif\0\0" + TIFF, among the segments before SOS
+    std::size_t i = 2;
+    while (i + 4 <= n && p[i] == 0xFF && p[i + 1] != 0xDA && p[i + 1] != 0xD9) {
+      const std::size_t len = (std::size_t{p[i + 2]} << 8) | p[i + 3];
+      if (len < 2 || i + 2 + len > n) return 1;
+      if (p[i + 1] == 0xE1 && len >= 8 && std::memcmp(p + i + 4, "Exif\0\0", 6) == 0)
+        return tiff_orientation(p + i + 10, len - 8);
+      i += 2 + len;
+    }
+  } else if (fmt == "PNG") {  // eXIf chunk holds the TIFF data directly
+    std::size_t i = 8;
+    while (i + 12 <= n) {
+      const std::size_t len = be32(p + i);
+      if (len > n - i - 12) return 1;
+      if (std::memcmp(p + i + 4, "eXIf", 4) == 0) return tiff_orientation(p + i + 8, len);
+      if (std::memcmp(p + i + 4, "IEND", 4) == 0) return 1;
+      i += 12 + len;
+    }
+  }
+  return 1;
+}
+
+// Applies an EXIF orientation (2..8) like PIL's exif_transpose: output pixel
+// (x, y) takes source pixel (sx, sy).
+inline Image apply_orientation(const Image& in, int orientation) {
+  if (orientation < 2 || orientation > 8) return in;
+  const int w = in.width, h = in.height;
+  const bool swap = orientation >= 5;  // 5..8 exchange width and height
+  Image out;
+  out.width = swap ? h : w;
+  out.height = swap ? w : h;
+  out.rgb.resize(in.rgb.size());
+  for (int y = 0; y < out.height; ++y) {
+    for (int x = 0; x < out.width; ++x) {
+      int sx = x, sy = y;
+      switch (orientation) {
+        case 2: sx = w - 1 - x; break;                    // mirror left-right
+        case 3: sx = w - 1 - x; sy = h - 1 - y; break;    // rotate 180
+        case 4: sy = h - 1 - y; break;                    // mirror top-bottom
+        case 5: sx = y; sy = x; break;                    // transpose
+        case 6: sx = y; sy = h - 1 - x; break;            // rotate 90 clockwise
+        case 7: sx = w - 1 - y; sy = h - 1 - x; break;    // transverse
+        default: sx = w - 1 - y; sy = x; break;           // 8: rotate 90 counter-clockwise
+      }
+      std::memcpy(&out.rgb[(std::size_t(y) * out.width + x) * 3],
+                  &in.rgb[(std::size_t(sy) * w + sx) * 3], 3);
+    }
+  }
+  return out;
+}
+
+inline void check_dims(const std::string& name, int w, int h, const ImageLoadOptions& lim) {
   if (w <= 0 || h <= 0)
     throw Error("image '" + name + "': invalid size " + std::to_string(w) + "x" +
                 std::to_string(h));
   if (w > lim.max_side || h > lim.max_side)
     throw Error("image '" + name + "': " + std::to_string(w) + "x" + std::to_string(h) +
                 " exceeds the limit of " + std::to_string(lim.max_side) +
-                " pixels per side (ImageLimits::max_side); refused before decoding");
+                " pixels per side (ImageLoadOptions::max_side); refused before decoding");
   const std::uint64_t pixels = std::uint64_t(w) * std::uint64_t(h);
   if (pixels > lim.max_pixels)
     throw Error("image '" + name + "': " + std::to_string(w) + "x" + std::to_string(h) +
                 " = " + std::to_string(pixels) + " pixels exceeds the limit of " +
                 std::to_string(lim.max_pixels) +
-                " (ImageLimits::max_pixels); refused before decoding");
+                " (ImageLoadOptions::max_pixels); refused before decoding");
 }
 
 }  // namespace detail
 
 // Decodes PNG, JPEG, BMP, GIF (first frame) or PNM from memory to RGB, the way
 // PIL's convert("RGB") does: alpha is dropped (not composited), grey is
-// replicated, palettes are expanded; 16-bit samples keep their high byte.
-// `name` is used in error messages.
+// replicated, palettes are expanded; 16-bit samples keep their high byte;
+// EXIF orientation is applied unless turned off. `name` is used in errors.
 inline Image load_image_from_memory(const void* data, std::size_t size,
                                     const std::string& name = "<memory>",
-                                    const ImageLimits& limits = {}) {
+                                    const ImageLoadOptions& options = {}) {
   const auto* p = static_cast<const std::uint8_t*>(data);
   if (size == 0 || p == nullptr) throw Error("image '" + name + "': empty (0 bytes)");
-  if (size > limits.max_file_bytes)
+  if (size > options.max_file_bytes)
     throw Error("image '" + name + "': " + std::to_string(size) +
-                " bytes exceeds the limit of " + std::to_string(limits.max_file_bytes) +
-                " bytes (ImageLimits::max_file_bytes)");
+                " bytes exceeds the limit of " + std::to_string(options.max_file_bytes) +
+                " bytes (ImageLoadOptions::max_file_bytes)");
   if (size > static_cast<std::size_t>(INT_MAX))
     throw Error("image '" + name + "': larger than 2 GiB, not supported");
   const char* format = detail::sniff_format(p, size);
@@ -239,13 +315,13 @@ inline Image load_image_from_memory(const void* data, std::size_t size,
   if (fmt == "PNG" && size >= 24 && std::memcmp(p + 12, "IHDR", 4) == 0) {
     const std::uint32_t pw = detail::be32(p + 16), ph = detail::be32(p + 20);
     detail::check_dims(name, pw > INT_MAX ? INT_MAX : int(pw), ph > INT_MAX ? INT_MAX : int(ph),
-                       limits);
+                       options);
   }
   int w = 0, h = 0, comp = 0;
   if (!stbi_info_from_memory(p, static_cast<int>(size), &w, &h, &comp))
     throw Error("image '" + name + "': cannot read the " + fmt +
                 " header: " + detail::stb_reason());
-  detail::check_dims(name, w, h, limits);
+  detail::check_dims(name, w, h, options);
   const bool complete = fmt == "JPEG"  ? detail::jpeg_is_complete(p, size)
                         : fmt == "GIF" ? detail::gif_first_frame_is_complete(p, size)
                         : fmt == "BMP" ? detail::bmp_is_complete(p, size)
@@ -257,16 +333,18 @@ inline Image load_image_from_memory(const void* data, std::size_t size,
       stbi_load_from_memory(p, static_cast<int>(size), &w2, &h2, &comp2, 3), stbi_image_free);
   if (!px)
     throw Error("image '" + name + "': cannot decode " + fmt + ": " + detail::stb_reason());
-  detail::check_dims(name, w2, h2, limits);
+  detail::check_dims(name, w2, h2, options);
   Image img;
   img.width = w2;
   img.height = h2;
   img.rgb.assign(px.get(), px.get() + std::size_t(w2) * std::size_t(h2) * 3);
+  if (options.apply_exif_orientation)
+    return detail::apply_orientation(img, detail::exif_orientation(fmt, p, size));
   return img;
 }
 
 // Reads a file (size checked before reading) and decodes it as above.
-inline Image load_image(const std::string& path, const ImageLimits& limits = {}) {
+inline Image load_image(const std::string& path, const ImageLoadOptions& options = {}) {
   std::error_code ec;
   if (std::filesystem::is_directory(path, ec))
     throw Error("image '" + path + "': cannot read: is a directory");
@@ -275,15 +353,15 @@ inline Image load_image(const std::string& path, const ImageLimits& limits = {})
   if (!f) throw Error("image '" + path + "': cannot open: " + std::strerror(errno));
   const long n = std::fseek(f.get(), 0, SEEK_END) == 0 ? std::ftell(f.get()) : -1;
   if (n < 0) throw Error("image '" + path + "': cannot read: not a regular file");
-  if (static_cast<std::uint64_t>(n) > limits.max_file_bytes)
+  if (static_cast<std::uint64_t>(n) > options.max_file_bytes)
     throw Error("image '" + path + "': " + std::to_string(n) +
-                " bytes exceeds the limit of " + std::to_string(limits.max_file_bytes) +
-                " bytes (ImageLimits::max_file_bytes)");
+                " bytes exceeds the limit of " + std::to_string(options.max_file_bytes) +
+                " bytes (ImageLoadOptions::max_file_bytes)");
   std::rewind(f.get());
   std::vector<std::uint8_t> buf(static_cast<std::size_t>(n));
   if (n > 0 && std::fread(buf.data(), 1, buf.size(), f.get()) != buf.size())
     throw Error("image '" + path + "': read error");
-  return load_image_from_memory(buf.data(), buf.size(), path, limits);
+  return load_image_from_memory(buf.data(), buf.size(), path, options);
 }
 
 // ---------------------------------------------------------------------------

@@ -50,7 +50,7 @@ std::vector<std::uint8_t> encode(const char* format, int w, int h, int comp,
   return out;
 }
 
-Image load_mem(const std::vector<std::uint8_t>& bytes, const gemma3::ImageLimits& lim = {}) {
+Image load_mem(const std::vector<std::uint8_t>& bytes, const gemma3::ImageLoadOptions& lim = {}) {
   return gemma3::load_image_from_memory(bytes.data(), bytes.size(), "test-bytes", lim);
 }
 
@@ -63,7 +63,7 @@ Image make(int w, int h, std::vector<std::uint8_t> rgb) {
 }
 
 // The error text of loading `path`, or "" when it loads.
-std::string load_error(const std::string& path, const gemma3::ImageLimits& lim = {}) {
+std::string load_error(const std::string& path, const gemma3::ImageLoadOptions& lim = {}) {
   try {
     gemma3::load_image(path, lim);
   } catch (const gemma3::Error& e) {
@@ -305,6 +305,97 @@ TEST_CASE("loading: formats and conversion to RGB") {
   }
 }
 
+namespace {
+std::uint32_t crc32(const std::uint8_t* p, std::size_t n) {  // PNG chunk CRC
+  std::uint32_t c = 0xFFFFFFFFu;
+  for (std::size_t i = 0; i < n; ++i) {
+    c ^= p[i];
+    for (int k = 0; k < 8; ++k) c = (c >> 1) ^ (0xEDB88320u & (0u - (c & 1u)));
+  }
+  return ~c;
+}
+// TIFF-structured EXIF holding only the Orientation tag (one IFD entry).
+std::vector<std::uint8_t> tiff_orientation(int v, bool little_endian) {
+  if (little_endian)
+    return {'I', 'I', 42, 0, 8, 0, 0, 0, 1, 0, 0x12, 0x01, 3, 0, 1, 0, 0, 0,
+            std::uint8_t(v), 0, 0, 0, 0, 0, 0, 0};
+  return {'M', 'M', 0, 42, 0, 0, 0, 8, 0, 1, 0x01, 0x12, 0, 3, 0, 0, 0, 1,
+          0, std::uint8_t(v), 0, 0, 0, 0, 0, 0};
+}
+// A PNG with an eXIf chunk inserted after IHDR (8-byte signature + 25-byte IHDR).
+std::vector<std::uint8_t> png_with_exif(std::vector<std::uint8_t> png, int orientation) {
+  const std::vector<std::uint8_t> tiff = tiff_orientation(orientation, orientation % 2 == 0);
+  std::vector<std::uint8_t> chunk = {0, 0, 0, std::uint8_t(tiff.size()), 'e', 'X', 'I', 'f'};
+  chunk.insert(chunk.end(), tiff.begin(), tiff.end());
+  const std::uint32_t crc = crc32(chunk.data() + 4, chunk.size() - 4);
+  for (int s = 24; s >= 0; s -= 8) chunk.push_back(std::uint8_t(crc >> s));
+  png.insert(png.begin() + 33, chunk.begin(), chunk.end());
+  return png;
+}
+}  // namespace
+
+TEST_CASE("loading: EXIF orientation is applied like PIL exif_transpose") {
+  // 3x2 image "a b c / d e f"; pixel k has value 10*k on all channels.
+  std::vector<std::uint8_t> px;
+  for (int k = 1; k <= 6; ++k) px.insert(px.end(), 3, std::uint8_t(10 * k));
+  const auto png = encode("png", 3, 2, 3, px);
+  // Expected layouts (letters a..f = 1..6), derived by hand for each tag value:
+  // 2 mirror: c b a / f e d; 3 rotate 180: f e d / c b a; 4 flip: d e f / a b c;
+  // 5 transpose: a d / b e / c f; 6 rotate 90 cw: d a / e b / f c;
+  // 7 transverse: f c / e b / d a; 8 rotate 90 ccw: c f / b e / a d.
+  const std::vector<std::vector<int>> want = {
+      {1, 2, 3, 4, 5, 6}, {3, 2, 1, 6, 5, 4}, {6, 5, 4, 3, 2, 1}, {4, 5, 6, 1, 2, 3},
+      {1, 4, 2, 5, 3, 6}, {4, 1, 5, 2, 6, 3}, {6, 3, 5, 2, 4, 1}, {3, 6, 2, 5, 1, 4}};
+  for (int o = 1; o <= 8; ++o) {
+    CAPTURE(o);
+    const Image im = load_mem(png_with_exif(png, o));
+    CHECK(im.width == (o >= 5 ? 2 : 3));
+    CHECK(im.height == (o >= 5 ? 3 : 2));
+    for (int i = 0; i < 6; ++i) CHECK(int(im.rgb[3 * i + 1]) == 10 * want[o - 1][i]);
+  }
+  gemma3::ImageLoadOptions raw;
+  raw.apply_exif_orientation = false;
+  CHECK(load_mem(png_with_exif(png, 6), raw).rgb == px);
+
+  // JPEG: APP1 "Exif\0\0" segment right after SOI. 16x8, left half dark, right
+  // half bright; rotated 90 cw (6) the left half becomes the top half of 8x16.
+  std::vector<std::uint8_t> lr(16 * 8 * 3);
+  for (int y = 0; y < 8; ++y)
+    for (int x = 0; x < 16; ++x)
+      for (int c = 0; c < 3; ++c) lr[(y * 16 + x) * 3 + c] = x < 8 ? 20 : 230;
+  std::vector<std::uint8_t> jpg = encode("jpg", 16, 8, 3, lr);
+  const std::vector<std::uint8_t> tiff = tiff_orientation(6, false);
+  std::vector<std::uint8_t> app1 = {0xFF, 0xE1, 0, std::uint8_t(2 + 6 + tiff.size()),
+                                    'E', 'x', 'i', 'f', 0, 0};
+  app1.insert(app1.end(), tiff.begin(), tiff.end());
+  jpg.insert(jpg.begin() + 2, app1.begin(), app1.end());
+  const Image up = load_mem(jpg);
+  REQUIRE(up.width == 8);
+  REQUIRE(up.height == 16);
+  CHECK(int(up.rgb[(2 * 8 + 4) * 3]) < 60);    // (4, 2): top half, dark
+  CHECK(int(up.rgb[(13 * 8 + 4) * 3]) > 190);  // (4, 13): bottom half, bright
+  CHECK(load_mem(jpg, raw).width == 16);
+
+  // Damaged EXIF data must not crash: damage only the APP1 segment / eXIf chunk.
+  std::uint32_t seed = 777;
+  auto rnd = [&seed]() { return seed = seed * 1664525u + 1013904223u; };
+  const std::vector<std::uint8_t> png6 = png_with_exif(png, 6);
+  for (int t = 0; t < 300; ++t) {
+    std::vector<std::uint8_t> a = jpg, b = png6;
+    for (int k = 0; k < 3; ++k) {
+      a[2 + rnd() % app1.size()] = std::uint8_t(rnd() >> 24);
+      b[33 + rnd() % 38] = std::uint8_t(rnd() >> 24);  // 12 + 26 bytes of eXIf chunk
+    }
+    for (const auto* bytes : {&a, &b}) {
+      try {
+        const Image im = load_mem(*bytes);
+        CHECK(im.rgb.size() == std::size_t(im.width) * im.height * 3);
+      } catch (const gemma3::Error&) {
+      }
+    }
+  }
+}
+
 // ---------------------------------------------------------------------------
 TEST_CASE("loading: bad files are clear errors") {
   struct Case {
@@ -336,7 +427,7 @@ TEST_CASE("loading: bad files are clear errors") {
 TEST_CASE("loading: limits are checked before decoding and can be raised") {
   // 100000 x 1 is refused by the side limit; with a higher limit it decodes
   // (generator: grey ramp v = x % 256).
-  gemma3::ImageLimits lim;
+  gemma3::ImageLoadOptions lim;
   lim.max_side = 100000;
   const Image wide = gemma3::load_image(kDir + "wide_100000x1.png", lim);
   REQUIRE(wide.width == 100000);
@@ -348,11 +439,11 @@ TEST_CASE("loading: limits are checked before decoding and can be raised") {
 
   // The bomb stays refused by the pixel limit even with the side limit raised:
   // the header alone decides, no 10.8 GB allocation is attempted.
-  gemma3::ImageLimits sides;
+  gemma3::ImageLoadOptions sides;
   sides.max_side = 100000;
   CHECK(contains(load_error(kDir + "bomb_60000x60000.png", sides), "max_pixels"));
 
-  gemma3::ImageLimits small_file;
+  gemma3::ImageLoadOptions small_file;
   small_file.max_file_bytes = 1000;
   CHECK(contains(load_error(kDir + "img0_photo_150x97.png", small_file), "max_file_bytes"));
   const auto bytes = read_file(kDir + "img0_photo_150x97.png");
