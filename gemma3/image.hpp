@@ -18,6 +18,7 @@
 #include <stb/stb_image.h>
 
 #include <algorithm>
+#include <cctype>
 #include <array>
 #include <cerrno>
 #include <climits>
@@ -125,7 +126,7 @@ inline std::uint32_t le32(const std::uint8_t* p) {
 inline bool jpeg_is_complete(const std::uint8_t* p, std::size_t n) {
   std::size_t i = 2;  // after SOI
   while (i + 1 < n) {
-    if (p[i] != 0xFF) return false;
+    if (p[i] != 0xFF) { ++i; continue; }  // stray byte between segments (libjpeg warns, goes on)
     const std::uint8_t m = p[i + 1];
     if (m == 0xFF) { ++i; continue; }  // fill byte
     i += 2;
@@ -197,6 +198,26 @@ inline bool bmp_is_complete(const std::uint8_t* p, std::size_t n) {
   if (w <= 0 || bpp <= 0) return true;  // let stb report the bad header
   const std::uint64_t row = (std::uint64_t(w) * std::uint64_t(bpp) + 31) / 32 * 4;
   return std::uint64_t(offset) + row * std::uint64_t(h) <= n;
+}
+
+// PNM (P5/P6): 8-bit samples only (stb misreads 16-bit ones), and the
+// header's width x height samples must all be present. Returns a problem or "".
+inline std::string pnm_problem(const std::uint8_t* p, std::size_t n) {
+  std::size_t i = 2;
+  std::uint64_t v[3] = {0, 0, 0};  // width, height, maxval
+  for (auto& x : v) {
+    for (;;) {  // whitespace and '#' comments
+      while (i < n && std::isspace(p[i])) ++i;
+      if (i >= n || p[i] != '#') break;
+      while (i < n && p[i] != '\n') ++i;
+    }
+    if (i >= n || !std::isdigit(p[i])) return "";  // let stb report the bad header
+    while (i < n && std::isdigit(p[i]) && x < (1u << 30)) x = x * 10 + (p[i++] - '0');
+  }
+  if (v[2] > 255) return "16-bit PNM samples are not supported";
+  ++i;  // the single whitespace byte before the samples
+  const std::uint64_t bytes = v[0] * v[1] * (p[1] == '6' ? 3 : 1);
+  return i <= n && n - i >= bytes ? "" : "PNM data is truncated";
 }
 
 // EXIF Orientation (tag 0x0112) from TIFF-structured EXIF data; 1 if absent.
@@ -327,6 +348,8 @@ inline Image load_image_from_memory(const void* data, std::size_t size,
                         : fmt == "BMP" ? detail::bmp_is_complete(p, size)
                                        : true;
   if (!complete) throw Error("image '" + name + "': " + fmt + " data is truncated");
+  const std::string pnm = fmt == "PNM" ? detail::pnm_problem(p, size) : "";
+  if (!pnm.empty()) throw Error("image '" + name + "': " + pnm);
 
   int w2 = 0, h2 = 0, comp2 = 0;
   std::unique_ptr<stbi_uc, void (*)(void*)> px(
@@ -564,7 +587,8 @@ inline std::vector<CropBox> pan_and_scan_boxes(int width, int height,
 // Copy of a rectangle of `img` (clipped to the image).
 inline Image crop(const Image& img, const CropBox& b) {
   const int x0 = std::max(0, b.x), y0 = std::max(0, b.y);
-  const int x1 = std::min(img.width, b.x + b.width), y1 = std::min(img.height, b.y + b.height);
+  const int x1 = int(std::min<long long>(img.width, (long long)b.x + b.width));
+  const int y1 = int(std::min<long long>(img.height, (long long)b.y + b.height));
   if (x1 <= x0 || y1 <= y0)
     throw Error("crop: box " + std::to_string(b.width) + "x" + std::to_string(b.height) +
                 "+" + std::to_string(b.x) + "+" + std::to_string(b.y) +
@@ -590,6 +614,10 @@ inline Image resize_for_model(const Image& img, const PreprocessConfig& c) {
 // Writes the [3, h, w] float32 planes of an RGB uint8 image: rescale in
 // float64 then cast to float32, normalize in float32 (HF rescale + normalize).
 inline void to_pixel_values(const Image& img, const PreprocessConfig& c, float* out) {
+  if (img.width <= 0 || img.height <= 0 ||
+      img.rgb.size() != std::size_t(img.width) * std::size_t(img.height) * 3)
+    throw Error("to_pixel_values: invalid image " + std::to_string(img.width) + "x" +
+                std::to_string(img.height) + " with " + std::to_string(img.rgb.size()) + " bytes");
   // 256-entry table per channel: exactly the per-pixel formula, evaluated once.
   float lut[3][256];
   for (int ch = 0; ch < 3; ++ch) {

@@ -290,6 +290,30 @@ TEST_CASE("loading: formats and conversion to RGB") {
                          std::abs(grey.rgb[i + 2] - grey.rgb[i + 1])});
     CHECK(spread <= 2);
   }
+  SUBCASE("PNM (P6, P5)") {
+    auto bytes = [](const std::string& header, std::vector<std::uint8_t> px) {
+      std::vector<std::uint8_t> v(header.begin(), header.end());
+      v.insert(v.end(), px.begin(), px.end());
+      return v;
+    };
+    const auto b6 = bytes("P6\n# comment\n3 1\n255\n", {1, 2, 3, 255, 128, 0, 16, 32, 48});
+    CHECK(load_mem(b6).rgb == std::vector<std::uint8_t>({1, 2, 3, 255, 128, 0, 16, 32, 48}));
+    const auto b5 = bytes("P5 2 1 255 ", {7, 240});
+    CHECK(load_mem(b5).rgb == std::vector<std::uint8_t>({7, 7, 7, 240, 240, 240}));
+    // 16-bit samples: refused (stb_image misreads them).
+    const auto b16 = bytes("P5 2 1 65535\n", {0x12, 0x34, 0xAB, 0xCD});
+    CHECK_THROWS_WITH_AS(load_mem(b16), doctest::Contains("16-bit"), gemma3::Error);
+    // Cut-off sample data is an error (stb would pad it with zeros).
+    CHECK_THROWS_WITH_AS(load_mem(std::vector<std::uint8_t>(b6.begin(), b6.end() - 1)),
+                         doctest::Contains("truncated"), gemma3::Error);
+  }
+  SUBCASE("stray bytes between JPEG segments are tolerated, like libjpeg") {
+    std::vector<std::uint8_t> jpg = read_file(kDir + "photo_q90.jpg");
+    const Image clean = load_mem(jpg);
+    const std::size_t app0_end = 4 + ((std::size_t{jpg[4]} << 8) | jpg[5]);  // SOI + APP0
+    jpg.insert(jpg.begin() + std::ptrdiff_t(app0_end), {0x00, 0x00});
+    CHECK(load_mem(jpg).rgb == clean.rgb);
+  }
   SUBCASE("1x1 image works end to end") {
     const Image im = load_mem(encode("png", 1, 1, 3, {255, 0, 51}));
     REQUIRE(im.width == 1);
