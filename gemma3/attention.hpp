@@ -22,16 +22,15 @@
 #include <cstdint>
 #include <limits>
 #include <string>
+#include <type_traits>
 #include <vector>
 
 #include "gemma3/error.hpp"
 #include "gemma3/kv_cache.hpp"
+#include "gemma3/ops/softmax.hpp"
 #include "gemma3/ops/threading.hpp"
+#include "gemma3/ops/vector.hpp"
 #include "gemma3/tensor.hpp"
-
-#ifdef _OPENMP
-#include <omp.h>
-#endif
 
 namespace gemma3 {
 
@@ -98,76 +97,72 @@ struct AttentionParams {
 
 namespace detail {
 
-// TODO(ops): move to gemma3/ops — small scalar kernels used until ops lands.
-inline float dot_f32(const float* a, const float* b, size_t n) {
-  float s = 0.0f;
-  for (size_t i = 0; i < n; ++i) s += a[i] * b[i];
-  return s;
+// Row of position pos in layer l of an f32 (C = float) or bf16 (uint16_t) cache.
+template <typename C>
+const C* cache_k(const KVCache& c, size_t l, size_t pos) {
+  if constexpr (std::is_same<C, float>::value) return c.k_f32(l, pos);
+  else return c.k_bf16(l, pos);
 }
-inline float dot_f32(const float* a, const uint16_t* b, size_t n) {
-  float s = 0.0f;
-  for (size_t i = 0; i < n; ++i) s += a[i] * bf16_to_f32(b[i]);
-  return s;
-}
-inline void axpy_f32(float w, const float* x, float* y, size_t n) {
-  for (size_t i = 0; i < n; ++i) y[i] += w * x[i];
-}
-inline void axpy_f32(float w, const uint16_t* x, float* y, size_t n) {
-  for (size_t i = 0; i < n; ++i) y[i] += w * bf16_to_f32(x[i]);
+template <typename C>
+const C* cache_v(const KVCache& c, size_t l, size_t pos) {
+  if constexpr (std::is_same<C, float>::value) return c.v_f32(l, pos);
+  else return c.v_bf16(l, pos);
 }
 
-template <typename T>
-const T* cache_k(const KVCache& c, size_t l, size_t pos);
-template <>
-inline const float* cache_k<float>(const KVCache& c, size_t l, size_t pos) { return c.k_f32(l, pos); }
-template <>
-inline const uint16_t* cache_k<uint16_t>(const KVCache& c, size_t l, size_t pos) {
-  return c.k_bf16(l, pos);
-}
-template <typename T>
-const T* cache_v(const KVCache& c, size_t l, size_t pos);
-template <>
-inline const float* cache_v<float>(const KVCache& c, size_t l, size_t pos) { return c.v_f32(l, pos); }
-template <>
-inline const uint16_t* cache_v<uint16_t>(const KVCache& c, size_t l, size_t pos) {
-  return c.v_bf16(l, pos);
-}
-
-// One query row r of head h. scores: scratch of at least hi − lo + 1 floats.
-template <typename T>
+// One query row of head h over keys kr. scores: scratch ≥ hi − lo + 1 floats,
+// tmp: scratch of head_dim floats.
+template <typename C>
 void attend_one(const AttentionParams& p, const KVCache& cache, size_t layer, const float* q,
                 const float* k_new, const float* v_new, size_t p0, KeyRange kr, size_t h,
-                float* scores, float* out, float* probs_row) {
+                float* scores, float* tmp, float* out, float* probs_row) {
   const size_t D = p.head_dim;
   const size_t g = h / (p.num_heads / p.num_kv_heads);  // spec §3.4 GQA grouping
-  const size_t kv_row = p.num_kv_heads * D;
+  const size_t stride = p.num_kv_heads * D;              // cache rows and chunk rows alike
   const size_t nk = kr.hi - kr.lo + 1;
-  float mx = -std::numeric_limits<float>::infinity();
-  for (size_t t = 0; t < nk; ++t) {
-    const size_t j = kr.lo + t;
-    float s = j < p0 ? dot_f32(q, cache_k<T>(cache, layer, j) + g * D, D)
-                     : dot_f32(q, k_new + (j - p0) * kv_row + g * D, D);
-    s *= p.scale;
-    if (p.softcap > 0.0f) s = std::tanh(s / p.softcap) * p.softcap;
-    scores[t] = s;
-    mx = std::max(mx, s);
+  // Cached keys [lo, min(hi, p0 − 1)] as ≤ 2 contiguous runs (a ring buffer
+  // wraps at most once inside a window), then this chunk's keys (f32).
+  struct Run {
+    const C* k;
+    const C* v;
+    size_t count;
+  } cseg[2];
+  size_t ncs = 0;
+  if (kr.lo < p0) {
+    const size_t last = std::min(kr.hi, p0 - 1), slots = cache.slots(layer);
+    for (size_t j = kr.lo; j <= last; ncs++) {
+      const size_t count = std::min(last - j + 1, slots - j % slots);  // up to the ring's end
+      cseg[ncs] = {cache_k<C>(cache, layer, j) + g * D, cache_v<C>(cache, layer, j) + g * D, count};
+      j += count;
+    }
   }
-  // Softmax in f32 with max subtraction (spec §3.4).
-  float sum = 0.0f;
-  for (size_t t = 0; t < nk; ++t) {
-    scores[t] = std::exp(scores[t] - mx);
-    sum += scores[t];
+  const size_t first_new = std::max(kr.lo, p0);
+  const size_t n_new = kr.hi >= first_new ? kr.hi - first_new + 1 : 0;
+  const float* knew = k_new + (first_new - p0) * stride + g * D;
+  const float* vnew = v_new + (first_new - p0) * stride + g * D;
+
+  // Scores s_j = (q · k_j) · scale, optionally soft-capped (spec §3.4).
+  size_t t = 0;
+  for (size_t i = 0; i < ncs; ++i) {
+    ops::dot_rows(q, cseg[i].k, stride, cseg[i].count, D, scores + t);
+    t += cseg[i].count;
   }
-  const float inv = 1.0f / sum;
-  for (size_t t = 0; t < nk; ++t) scores[t] *= inv;
-  std::fill(out, out + D, 0.0f);
-  for (size_t t = 0; t < nk; ++t) {
-    const size_t j = kr.lo + t;
-    if (j < p0)
-      axpy_f32(scores[t], cache_v<T>(cache, layer, j) + g * D, out, D);
-    else
-      axpy_f32(scores[t], v_new + (j - p0) * kv_row + g * D, out, D);
-  }
+  if (n_new) ops::dot_rows(q, knew, stride, n_new, D, scores + t);
+  ops::scale(p.scale, scores, nk);
+  if (p.softcap > 0.0f)
+    for (size_t j = 0; j < nk; ++j) scores[j] = std::tanh(scores[j] / p.softcap) * p.softcap;
+  ops::softmax(scores, nk);  // f32, max-subtracted
+
+  // out = Σ_j p_j · v_j, segment by segment.
+  t = 0;
+  bool first = true;
+  auto accumulate = [&](const auto* v, size_t count) {
+    ops::weighted_sum(scores + t, v, stride, count, D, first ? out : tmp);
+    if (!first) ops::add(tmp, out, D);
+    first = false;
+    t += count;
+  };
+  for (size_t i = 0; i < ncs; ++i) accumulate(cseg[i].v, cseg[i].count);
+  if (n_new) accumulate(vnew, n_new);
   if (probs_row) std::copy(scores, scores + nk, probs_row + kr.lo);
 }
 
@@ -202,27 +197,24 @@ inline void attention(const AttentionParams& p, const KVCache& cache, size_t lay
       }
     ranges[r] = key_range(p0 + r, b, p.global, p.window);
   }
-  // Work items (row, head), strided over a fixed number of tasks so that each
-  // task owns one scratch buffer; results do not depend on the thread count.
+  // One task per (row, head); each thread owns one scratch buffer.
   const size_t items = n * p.num_heads;
-  const size_t tasks = std::max<size_t>(1, std::min<size_t>(items, size_t(ctx.num_threads)));
-  std::vector<std::vector<float>> scratch(tasks);
+  const size_t threads = size_t(ops::effective_threads(ctx, items));
+  std::vector<float> scratch(threads * (total + p.head_dim));
   const bool f32 = cache.type() == KVType::F32;
-  ops::parallel_for(tasks, ctx, [&](size_t task) {
-    std::vector<float>& scores = scratch[task];
-    scores.resize(total);
-    for (size_t it = task; it < items; it += tasks) {
-      const size_t r = it / p.num_heads, h = it % p.num_heads;
-      const float* qr = q + (r * p.num_heads + h) * p.head_dim;
-      float* o = out + (r * p.num_heads + h) * p.head_dim;
-      float* pr = probs ? probs + (h * n + r) * total : nullptr;
-      if (f32)
-        detail::attend_one<float>(p, cache, layer, qr, k_new, v_new, p0, ranges[r], h,
-                                  scores.data(), o, pr);
-      else
-        detail::attend_one<uint16_t>(p, cache, layer, qr, k_new, v_new, p0, ranges[r], h,
-                                     scores.data(), o, pr);
-    }
+  ops::parallel_for(items, ctx, [&](size_t it, int thread) {
+    float* scores = scratch.data() + size_t(thread) * (total + p.head_dim);
+    float* tmp = scores + total;
+    const size_t r = it / p.num_heads, h = it % p.num_heads;
+    const float* qr = q + (r * p.num_heads + h) * p.head_dim;
+    float* o = out + (r * p.num_heads + h) * p.head_dim;
+    float* pr = probs ? probs + (h * n + r) * total : nullptr;
+    if (f32)
+      detail::attend_one<float>(p, cache, layer, qr, k_new, v_new, p0, ranges[r], h, scores, tmp,
+                                o, pr);
+    else
+      detail::attend_one<uint16_t>(p, cache, layer, qr, k_new, v_new, p0, ranges[r], h, scores,
+                                   tmp, o, pr);
   });
 }
 

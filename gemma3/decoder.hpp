@@ -1,0 +1,374 @@
+// gemma3/decoder.hpp — THE Gemma 3 text decoder: token ids (plus optional
+// image embeddings) in, logits out (spec §3).
+//
+// One function, Decoder::forward(), runs a chunk of n ≥ 1 tokens at the next
+// positions of a KV cache: n > 1 is prefill (matrix–matrix kernels), n = 1 is
+// decode (matrix–vector) — the same code, the kernel choice is made in
+// linear(). Read it top to bottom to follow one token from embedding to
+// logits:
+//
+//   x = embed_tokens[id] · bf16(√H)            (image rows: inserted unscaled)
+//   for each layer:
+//     a = RMSNorm(x) → q, k, v → per-head RMSNorm(q), RMSNorm(k) → RoPE(q, k)
+//     a = attention(q, k, v | cache) · W_oᵀ → RMSNorm → x += a
+//     m = RMSNorm(x) → (GELU_tanh(m·W_gateᵀ) ⊙ m·W_upᵀ)·W_downᵀ → RMSNorm → x += m
+//   logits = RMSNorm(x) · embed_tokensᵀ        (tied LM head)
+//
+// Every RMSNorm is Gemma's: x / sqrt(mean(x²) + eps) · (1 + w)  (spec §3.2).
+//
+// Observing: an optional callback receives every named intermediate, with the
+// reference's (HF hook) names and layouts — see ForwardObserver. When unset,
+// nothing is copied or computed for it.
+#pragma once
+
+#include <algorithm>
+#include <cmath>
+#include <cstddef>
+#include <cstdint>
+#include <cstring>
+#include <functional>
+#include <string>
+#include <vector>
+
+#include "gemma3/attention.hpp"
+#include "gemma3/config.hpp"
+#include "gemma3/error.hpp"
+#include "gemma3/kv_cache.hpp"
+#include "gemma3/ops/activations.hpp"
+#include "gemma3/ops/matmul.hpp"
+#include "gemma3/ops/norms.hpp"
+#include "gemma3/ops/rope.hpp"
+#include "gemma3/ops/threading.hpp"
+#include "gemma3/ops/vector.hpp"
+#include "gemma3/rope.hpp"
+#include "gemma3/tensor.hpp"
+#include "gemma3/weights.hpp"
+
+namespace gemma3 {
+
+// Image embeddings to insert in a forward call: rows [start, start + count) of
+// this call's tokens (placeholders, normally the image token) are replaced by
+// `embeddings` ([count, hidden_size] floats), UNSCALED (spec §3.1, §4.6).
+// These rows attend to each other bidirectionally (spec §5.3), so a span must
+// lie inside one forward call.
+struct ImageSpan {
+  size_t start = 0, count = 0;
+  const float* embeddings = nullptr;
+};
+
+// Receives intermediate `name` of `layer` (−1 for embed, final_norm, logits).
+// Names and shapes (n = tokens of this call, p0 = first position, T = p0 + n):
+//   embed [n,H] (scaled, image rows inserted)
+//   per layer: input_layernorm [n,H]; q_proj [n,Nq·D]; k_proj, v_proj [n,Nkv·D];
+//     q_normed, q_rope [Nq,n,D]; k_normed, k_rope [Nkv,n,D];
+//     attn_probs [Nq,n,T] (0 where masked); attn_context [n,Nq·D];
+//     o_proj, post_attention_layernorm, residual_after_attn,
+//     pre_feedforward_layernorm, mlp, post_feedforward_layernorm,
+//     layer_output [n,H]
+//   final_norm [r,H], logits [r,V] (r = n with all_logits, else 1: the last row)
+// (Golden files are named text1_layer{i}_{name}.npy; hidden-state stacks are
+// embed + every layer_output.)
+using ForwardObserver = std::function<void(const std::string& name, int layer, const float* data,
+                                           const std::vector<size_t>& shape)>;
+
+// Scratch buffers of forward(); owned by whoever owns the KV cache (a
+// Session), reused between calls.
+struct ForwardBuffers {
+  std::vector<float> x, a, q, k, v, ctx, o, gate, up, logits_rows, probs, cos, sin, tmp;
+};
+
+namespace detail {
+
+// One row of W as floats, for the embedding lookup (any weight type;
+// tensor.hpp describes the layouts). One row per token: scalar is enough.
+// TODO(ops): a public row-decode kernel would replace this.
+inline void decode_row(const MatView& W, size_t r, float* out) {
+  const uint8_t* row = W.row(r);
+  switch (W.type) {
+    case WeightType::F32:
+      std::memcpy(out, row, W.cols * sizeof(float));
+      return;
+    case WeightType::BF16:
+      for (size_t i = 0; i < W.cols; ++i) {
+        uint16_t h;
+        std::memcpy(&h, row + 2 * i, 2);
+        out[i] = bf16_to_f32(h);
+      }
+      return;
+    case WeightType::Q8:
+    case WeightType::Q4: {
+      const uint16_t* sc = W.scales(r);
+      for (size_t i = 0; i < W.cols; ++i) {
+        const size_t g = i / kQuantGroup, j = i % kQuantGroup;
+        uint16_t s16;
+        std::memcpy(&s16, sc + g, 2);
+        int q;
+        if (W.type == WeightType::Q8) {
+          q = int(int8_t(row[i]));
+        } else {  // byte j of a group: element j (low nibble), j + 16 (high), as q + 8
+          const uint8_t b = row[g * 16 + (j % 16)];
+          q = int(j < 16 ? (b & 0xf) : (b >> 4)) - 8;
+        }
+        out[i] = float(q) * f16_to_f32(s16);
+      }
+      return;
+    }
+  }
+}
+
+// Y[n, W.rows] = X[n, W.cols] · Wᵀ: the matrix–vector kernel for one row
+// (decode), the matrix–matrix kernel for a prefill chunk.
+inline void linear(const MatView& W, const float* X, size_t n, float* Y,
+                   const ops::ThreadContext& tc) {
+  if (n == 1)
+    ops::matvec(W, X, Y, tc);
+  else
+    ops::matmul(W, X, n, Y, tc);
+}
+
+// [n, heads, D] → [heads, n, D] (observer layout of q/k intermediates).
+inline void heads_first(const float* x, size_t n, size_t heads, size_t D, float* out) {
+  for (size_t r = 0; r < n; ++r)
+    for (size_t h = 0; h < heads; ++h)
+      std::copy(x + (r * heads + h) * D, x + (r * heads + h + 1) * D, out + (h * n + r) * D);
+}
+
+}  // namespace detail
+
+// The text decoder of one model: immutable, shareable between threads (all
+// per-sequence state lives in the KVCache and ForwardBuffers passed in).
+class Decoder {
+ public:
+  Decoder() = default;
+
+  // weights must outlive the Decoder. Checks every shape against the config.
+  Decoder(const ModelConfig& config, const TextWeights& weights) : cfg_(config), w_(&weights) {
+    const TextConfig& c = cfg_.text;
+    auto bad = [](const std::string& what) { return Error("decoder: " + what); };
+    if (c.hidden_size <= 0 || c.num_hidden_layers <= 0 || c.num_attention_heads <= 0 ||
+        c.num_key_value_heads <= 0 || c.head_dim <= 0 || c.intermediate_size <= 0 ||
+        c.vocab_size <= 0)
+      throw bad("config has a non-positive size");
+    if (c.num_attention_heads % c.num_key_value_heads != 0)
+      throw bad("num_attention_heads " + std::to_string(c.num_attention_heads) +
+                " is not a multiple of num_key_value_heads " +
+                std::to_string(c.num_key_value_heads));
+    if (c.layer_is_global.size() != size_t(c.num_hidden_layers))
+      throw bad("config lists " + std::to_string(c.layer_is_global.size()) +
+                " layer types for " + std::to_string(c.num_hidden_layers) + " layers");
+    if (c.sliding_window <= 0) throw bad("sliding_window must be positive");
+    if (!(c.query_pre_attn_scalar > 0)) throw bad("query_pre_attn_scalar must be positive");
+    const size_t H = size_t(c.hidden_size), Q = size_t(c.num_attention_heads * c.head_dim),
+                 K = size_t(c.num_key_value_heads * c.head_dim), F = size_t(c.intermediate_size);
+    auto shape = [&](const MatView& m, size_t rows, size_t cols, const std::string& name) {
+      if (!m.data || m.rows != rows || m.cols != cols)
+        throw bad(name + " is [" + std::to_string(m.rows) + ", " + std::to_string(m.cols) +
+                  "], expected [" + std::to_string(rows) + ", " + std::to_string(cols) + "]");
+    };
+    shape(weights.embed_tokens, size_t(c.vocab_size), H, "embed_tokens");
+    if (weights.layers.size() != size_t(c.num_hidden_layers))
+      throw bad("weights have " + std::to_string(weights.layers.size()) + " layers, config " +
+                std::to_string(c.num_hidden_layers));
+    for (size_t l = 0; l < weights.layers.size(); ++l) {
+      const DecoderLayerWeights& L = weights.layers[l];
+      const std::string p = "layers." + std::to_string(l) + ".";
+      shape(L.q_proj, Q, H, p + "q_proj");
+      shape(L.k_proj, K, H, p + "k_proj");
+      shape(L.v_proj, K, H, p + "v_proj");
+      shape(L.o_proj, H, Q, p + "o_proj");
+      shape(L.gate_proj, F, H, p + "gate_proj");
+      shape(L.up_proj, F, H, p + "up_proj");
+      shape(L.down_proj, H, F, p + "down_proj");
+      if (!L.q_norm || !L.k_norm || !L.input_layernorm || !L.post_attention_layernorm ||
+          !L.pre_feedforward_layernorm || !L.post_feedforward_layernorm)
+        throw bad(p + " is missing a norm weight");
+    }
+    if (!weights.norm) throw bad("final norm weight missing");
+    rope_local_ = Rope::local(c);
+    rope_global_ = Rope::global(c);
+    // spec §3.1: √hidden rounded to bf16, the checkpoint dtype (50.5 for the 4B).
+    embed_scale_ = bf16_to_f32(f32_to_bf16(float(std::sqrt(double(H)))));
+  }
+
+  const ModelConfig& config() const { return cfg_; }
+  float embed_scale() const { return embed_scale_; }
+  const Rope& rope(bool global) const { return global ? rope_global_ : rope_local_; }
+  size_t vocab_rows() const { return size_t(cfg_.text.vocab_size); }
+
+  // Runs ids[0, n) at positions cache.length() … and commits them to the cache.
+  // logits: [n, V] if all_logits, else [1, V] (the last token's); may be null.
+  void forward(KVCache& cache, const int* ids, size_t n, const std::vector<ImageSpan>& images,
+               float* logits, bool all_logits, ForwardBuffers& b, const ops::ThreadContext& tc,
+               const ForwardObserver* observer = nullptr) const {
+    const TextConfig& c = cfg_.text;
+    const TextWeights& W = *w_;
+    const size_t H = size_t(c.hidden_size), D = size_t(c.head_dim);
+    const size_t Nq = size_t(c.num_attention_heads), Nkv = size_t(c.num_key_value_heads);
+    const size_t Q = Nq * D, K = Nkv * D, F = size_t(c.intermediate_size);
+    const size_t V = size_t(c.vocab_size);
+    const float eps = float(c.rms_norm_eps);
+    if (n == 0) throw Error("decoder: forward() needs at least one token");
+    cache.check_fits(n);
+    const size_t p0 = cache.length();
+    const size_t T = p0 + n;
+    auto observe = [&](const char* name, int layer, const float* data, std::vector<size_t> shape) {
+      if (observer && *observer) (*observer)(name, layer, data, shape);
+    };
+    const bool watching = observer && *observer;
+
+    b.x.resize(n * H);
+    b.a.resize(n * H);
+    b.q.resize(n * Q);
+    b.k.resize(n * K);
+    b.v.resize(n * K);
+    b.ctx.resize(n * Q);
+    b.o.resize(n * H);
+    b.gate.resize(n * F);
+    b.up.resize(n * F);
+
+    // ---- embedding (spec §3.1) ----
+    for (size_t r = 0; r < n; ++r) {
+      if (ids[r] < 0 || size_t(ids[r]) >= V)
+        throw Error("decoder: token id " + std::to_string(ids[r]) + " at row " +
+                    std::to_string(r) + " is outside the vocabulary [0, " + std::to_string(V) +
+                    ")");
+      detail::decode_row(W.embed_tokens, size_t(ids[r]), &b.x[r * H]);
+      ops::scale(embed_scale_, &b.x[r * H], H);
+    }
+    std::vector<ImageBlock> blocks;
+    for (const ImageSpan& s : images) {
+      if (s.count == 0) continue;
+      if (s.start > n || s.count > n - s.start || !s.embeddings)
+        throw Error("decoder: image span [" + std::to_string(s.start) + ", " +
+                    std::to_string(s.start + s.count) + ") does not lie inside the " +
+                    std::to_string(n) + " tokens of this forward call");
+      for (const ImageBlock& o : blocks)
+        if (s.start < o.start + o.count && o.start < s.start + s.count)
+          throw Error("decoder: image spans overlap");
+      // Inserted after the scaling, unscaled (spec §3.1 step 3).
+      std::copy(s.embeddings, s.embeddings + s.count * H, &b.x[s.start * H]);
+      blocks.push_back({s.start, s.count});
+    }
+    observe("embed", -1, b.x.data(), {n, H});
+
+    // RoPE angles of this chunk's positions, for local and global layers.
+    const size_t half = D / 2;
+    b.cos.resize(2 * n * half);
+    b.sin.resize(2 * n * half);
+    for (size_t r = 0; r < n; ++r) {
+      rope_local_.cos_sin(p0 + r, &b.cos[r * half], &b.sin[r * half]);
+      rope_global_.cos_sin(p0 + r, &b.cos[(n + r) * half], &b.sin[(n + r) * half]);
+    }
+
+    AttentionParams ap;
+    ap.num_heads = Nq;
+    ap.num_kv_heads = Nkv;
+    ap.head_dim = D;
+    ap.scale = float(1.0 / std::sqrt(c.query_pre_attn_scalar));  // spec §3.4, not head_dim^-0.5
+    ap.softcap = float(c.attn_logit_softcapping);
+    ap.window = size_t(c.sliding_window);
+
+    for (size_t l = 0; l < W.layers.size(); ++l) {
+      const DecoderLayerWeights& L = W.layers[l];
+      const int li = int(l);
+      const bool global = c.layer_is_global[l];
+
+      // ---- attention block (spec §3.3, §3.4) ----
+      ops::rms_norm(b.x.data(), L.input_layernorm, n, H, eps, b.a.data());
+      observe("input_layernorm", li, b.a.data(), {n, H});
+      detail::linear(L.q_proj, b.a.data(), n, b.q.data(), tc);
+      detail::linear(L.k_proj, b.a.data(), n, b.k.data(), tc);
+      detail::linear(L.v_proj, b.a.data(), n, b.v.data(), tc);
+      observe("q_proj", li, b.q.data(), {n, Q});
+      observe("k_proj", li, b.k.data(), {n, K});
+      observe("v_proj", li, b.v.data(), {n, K});
+
+      // Per-head RMSNorm of q and k before RoPE; v is not normalised.
+      ops::rms_norm(b.q.data(), L.q_norm, n * Nq, D, eps, b.q.data());
+      ops::rms_norm(b.k.data(), L.k_norm, n * Nkv, D, eps, b.k.data());
+      if (watching) {
+        b.tmp.resize(n * Q);
+        detail::heads_first(b.q.data(), n, Nq, D, b.tmp.data());
+        observe("q_normed", li, b.tmp.data(), {Nq, n, D});
+        detail::heads_first(b.k.data(), n, Nkv, D, b.tmp.data());
+        observe("k_normed", li, b.tmp.data(), {Nkv, n, D});
+      }
+      // Local layers: base rope_local_base_freq; global: rope_theta ÷ factor.
+      const float* cos = &b.cos[(global ? n : 0) * half];
+      const float* sin = &b.sin[(global ? n : 0) * half];
+      for (size_t r = 0; r < n; ++r) {
+        ops::rope(&b.q[r * Q], Nq, D, cos + r * half, sin + r * half);
+        ops::rope(&b.k[r * K], Nkv, D, cos + r * half, sin + r * half);
+      }
+      if (watching) {
+        detail::heads_first(b.q.data(), n, Nq, D, b.tmp.data());
+        observe("q_rope", li, b.tmp.data(), {Nq, n, D});
+        detail::heads_first(b.k.data(), n, Nkv, D, b.tmp.data());
+        observe("k_rope", li, b.tmp.data(), {Nkv, n, D});
+      }
+      // This chunk's keys/values as the cache will hold them, so that prefill
+      // and token-by-token decoding compute the same numbers.
+      cache.round_to_type(b.k.data(), n * K);
+      cache.round_to_type(b.v.data(), n * K);
+
+      ap.global = global;
+      float* probs = nullptr;
+      if (watching) {
+        b.probs.assign(Nq * n * T, 0.0f);
+        probs = b.probs.data();
+      }
+      attention(ap, cache, l, b.q.data(), b.k.data(), b.v.data(), n, p0, blocks, b.ctx.data(),
+                probs, tc);
+      observe("attn_probs", li, probs, {Nq, n, T});
+      observe("attn_context", li, b.ctx.data(), {n, Q});
+      detail::linear(L.o_proj, b.ctx.data(), n, b.o.data(), tc);
+      observe("o_proj", li, b.o.data(), {n, H});
+      ops::rms_norm(b.o.data(), L.post_attention_layernorm, n, H, eps, b.o.data());
+      observe("post_attention_layernorm", li, b.o.data(), {n, H});
+      ops::add(b.o.data(), b.x.data(), n * H);
+      observe("residual_after_attn", li, b.x.data(), {n, H});
+
+      // ---- MLP block (spec §3.5) ----
+      ops::rms_norm(b.x.data(), L.pre_feedforward_layernorm, n, H, eps, b.a.data());
+      observe("pre_feedforward_layernorm", li, b.a.data(), {n, H});
+      detail::linear(L.gate_proj, b.a.data(), n, b.gate.data(), tc);
+      detail::linear(L.up_proj, b.a.data(), n, b.up.data(), tc);
+      ops::gelu_mul(b.gate.data(), b.up.data(), b.gate.data(), n * F);
+      detail::linear(L.down_proj, b.gate.data(), n, b.o.data(), tc);
+      observe("mlp", li, b.o.data(), {n, H});
+      ops::rms_norm(b.o.data(), L.post_feedforward_layernorm, n, H, eps, b.o.data());
+      observe("post_feedforward_layernorm", li, b.o.data(), {n, H});
+      ops::add(b.o.data(), b.x.data(), n * H);
+      observe("layer_output", li, b.x.data(), {n, H});
+
+      for (size_t r = 0; r < n; ++r) cache.store(l, p0 + r, &b.k[r * K], &b.v[r * K]);
+    }
+    cache.advance(n);
+
+    // ---- final norm and tied LM head (spec §3.6) ----
+    if (!logits && !watching) return;
+    const size_t rows = all_logits ? n : 1;
+    const float* last = &b.x[(n - rows) * H];
+    ops::rms_norm(last, W.norm, rows, H, eps, b.a.data());
+    observe("final_norm", -1, b.a.data(), {rows, H});
+    float* out = logits;
+    if (!out) {
+      b.logits_rows.resize(rows * V);
+      out = b.logits_rows.data();
+    }
+    detail::linear(W.embed_tokens, b.a.data(), rows, out, tc);
+    if (c.final_logit_softcapping > 0) {  // none for Gemma 3; honoured if configured
+      const float cap = float(c.final_logit_softcapping);
+      for (size_t i = 0; i < rows * V; ++i) out[i] = std::tanh(out[i] / cap) * cap;
+    }
+    observe("logits", -1, out, {rows, V});
+  }
+
+ private:
+  ModelConfig cfg_;
+  const TextWeights* w_ = nullptr;
+  Rope rope_local_, rope_global_;
+  float embed_scale_ = 1.0f;
+};
+
+}  // namespace gemma3
