@@ -146,7 +146,9 @@ inline bool jpeg_is_complete(const std::uint8_t* p, std::size_t n) {
 }
 
 // GIF: the blocks up to the end of the first image's data must be present.
-inline bool gif_first_frame_is_complete(const std::uint8_t* p, std::size_t n) {
+// Also reports where the first frame's transparency flag is (0 if none).
+inline bool gif_first_frame_is_complete(const std::uint8_t* p, std::size_t n,
+                                        std::size_t* transparency_flag = nullptr) {
   auto skip_sub_blocks = [&](std::size_t& i) {
     while (i < n) {
       const std::size_t len = p[i++];
@@ -161,6 +163,8 @@ inline bool gif_first_frame_is_complete(const std::uint8_t* p, std::size_t n) {
   while (i < n) {
     const std::uint8_t b = p[i++];
     if (b == 0x21) {                                    // extension: label, sub-blocks
+      if (transparency_flag && i + 2 < n && p[i] == 0xF9 && p[i + 1] >= 1 && (p[i + 2] & 1))
+        *transparency_flag = i + 2;                     // graphic control: packed byte
       ++i;
       if (!skip_sub_blocks(i)) return false;
     } else if (b == 0x2C) {                             // image descriptor
@@ -343,17 +347,27 @@ inline Image load_image_from_memory(const void* data, std::size_t size,
     throw Error("image '" + name + "': cannot read the " + fmt +
                 " header: " + detail::stb_reason());
   detail::check_dims(name, w, h, options);
-  const bool complete = fmt == "JPEG"  ? detail::jpeg_is_complete(p, size)
-                        : fmt == "GIF" ? detail::gif_first_frame_is_complete(p, size)
-                        : fmt == "BMP" ? detail::bmp_is_complete(p, size)
-                                       : true;
+  std::size_t gif_transparency = 0;
+  bool complete = true;
+  if (fmt == "JPEG") complete = detail::jpeg_is_complete(p, size);
+  if (fmt == "GIF") complete = detail::gif_first_frame_is_complete(p, size, &gif_transparency);
+  if (fmt == "BMP") complete = detail::bmp_is_complete(p, size);
   if (!complete) throw Error("image '" + name + "': " + fmt + " data is truncated");
   const std::string pnm = fmt == "PNM" ? detail::pnm_problem(p, size) : "";
   if (!pnm.empty()) throw Error("image '" + name + "': " + pnm);
 
+  // stb paints a GIF's transparent pixels black; PIL's convert("RGB") shows the
+  // palette colour of the transparent index. Decode a copy without the flag.
+  std::vector<std::uint8_t> gif_copy;
+  const std::uint8_t* src = p;
+  if (gif_transparency) {
+    gif_copy.assign(p, p + size);
+    gif_copy[gif_transparency] &= 0xFE;
+    src = gif_copy.data();
+  }
   int w2 = 0, h2 = 0, comp2 = 0;
   std::unique_ptr<stbi_uc, void (*)(void*)> px(
-      stbi_load_from_memory(p, static_cast<int>(size), &w2, &h2, &comp2, 3), stbi_image_free);
+      stbi_load_from_memory(src, static_cast<int>(size), &w2, &h2, &comp2, 3), stbi_image_free);
   if (!px)
     throw Error("image '" + name + "': cannot decode " + fmt + ": " + detail::stb_reason());
   detail::check_dims(name, w2, h2, options);

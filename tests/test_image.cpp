@@ -240,6 +240,12 @@ TEST_CASE("loading: formats and conversion to RGB") {
                                             250, 250, 250, 10, 10, 200, 10, 200, 10};
     CHECK(im.rgb == want);
   }
+  SUBCASE("GIF with a transparent index: palette colour, like PIL convert(\"RGB\")") {
+    const Image im = gemma3::load_image(kDir + "transparent_3x2.gif");
+    const std::vector<std::uint8_t> want = {200, 10, 10,  10, 200, 10, 10, 10, 200,
+                                            250, 250, 250, 10, 10, 200, 10, 200, 10};
+    CHECK(im.rgb == want);
+  }
   SUBCASE("greyscale, grey+alpha and RGBA PNGs (stb_image_write)") {
     const std::vector<std::uint8_t> grey = {0, 77, 255, 3};
     CHECK(load_mem(encode("png", 2, 2, 1, grey)).rgb ==

@@ -105,4 +105,10 @@ gif = (b"GIF89a" + struct.pack("<HHBBB", 3, 2, 0x81, 0, 0) +  # global palette, 
        b"\x21\xf9\x04\x00\x0a\x00\x00\x00" +
        frame([3, 3, 3, 0, 0, 0]) + b"\x3b")
 write("anim_3x2.gif", gif)
+
+# The same first frame with index 3 transparent (graphic control flag 1, index 3):
+# PIL's convert("RGB") shows the palette colour (250, 250, 250), not black.
+write("transparent_3x2.gif", b"GIF89a" + struct.pack("<HHBBB", 3, 2, 0x81, 0, 0) +
+      bytes(c for rgb in GPAL for c in rgb) + b"\x21\xf9\x04\x01\x0a\x00\x03\x00" +
+      frame([0, 1, 2, 3, 2, 1]) + b"\x3b")
 write("truncated.gif", gif[:30])
