@@ -1,0 +1,373 @@
+// gemma3/vision.hpp — THE image encoder: pixel values in, the image's soft
+// tokens (text-width embeddings) out. SigLIP ViT encoder + Gemma 3's
+// multimodal projector (spec §4.3–4.5).
+//
+// Follow one image [C, S, S] (real 4B: C = 3, S = 896, p = 14, Hv = 1152,
+// N = (S/p)² = 4096 patches, 27 layers, 16 heads × 72, I = 4304, H = 2560):
+//
+//   x = Conv2d_p×p,stride p(pixels) + b  → [N, Hv]   (im2col + matmul)   §4.3
+//   x += position_embedding                          (learned, no interpolation)
+//   for each encoder layer:                                                §4.4
+//     a = LayerNorm1(x);  q, k, v = a·Wᵀ + b         (16 heads of 72)
+//     a = softmax(q·kᵀ · 72^-0.5) · v                (every patch sees every patch)
+//     x += a·W_outᵀ + b_out
+//     m = LayerNorm2(x);  x += GELU_tanh(m·W_fc1ᵀ + b_fc1)·W_fc2ᵀ + b_fc2
+//   x = post_layernorm(x)                            → last_hidden [N, Hv]
+//   projector:                                                              §4.5
+//     pooled = AvgPool2d(k×k, stride k) of the (S/p)×(S/p) grid → [T, Hv]
+//              (k = pooling_kernel() = 4, T = mm_tokens_per_image = 256)
+//     normed = pooled / sqrt(mean(pooled²) + eps) · (1 + w)   (Gemma RMSNorm)
+//     out    = normed · W_projᵀ                      → [T, H]
+//
+// SigLIP LayerNorms are standard (·w + b, NOT 1 + w); the projector norm is
+// Gemma's (1 + w). The projector matrix is stored [H, Hv] (the converter
+// transposes HF's [Hv, H], gemma3/weights.hpp), so out = normed·W_projᵀ is
+// HF's normed·W. Everything is f32; weights are read in their stored type.
+//
+// Cost (spec §9.3): ≈5.45 TFLOP per 896² image, 40 % of it in attention
+// (4096² scores per head and layer), done as blocked matrix products on the
+// matmul kernel (attention() below).
+#pragma once
+
+#include <algorithm>
+#include <cmath>
+#include <cstddef>
+#include <functional>
+#include <string>
+#include <vector>
+
+#include "gemma3/config.hpp"
+#include "gemma3/error.hpp"
+#include "gemma3/ops/activations.hpp"
+#include "gemma3/ops/matmul.hpp"
+#include "gemma3/ops/norms.hpp"
+#include "gemma3/ops/patch_embed.hpp"
+#include "gemma3/ops/pooling.hpp"
+#include "gemma3/ops/softmax.hpp"
+#include "gemma3/ops/threading.hpp"
+#include "gemma3/ops/vector.hpp"
+#include "gemma3/tensor.hpp"
+#include "gemma3/weights.hpp"
+
+namespace gemma3 {
+
+// Receives intermediate `name` (layer index for "vision.layers.{i}", else −1)
+// as a row-major array of `shape`. Same signature as the decoder's
+// ForwardObserver, so one callback can watch both. Names and shapes:
+//   vision.embeddings [N, Hv]     patch embedding + position embedding
+//   vision.layers.{i} [N, Hv]     output of encoder layer i
+//   vision.last_hidden [N, Hv]    after post_layernorm
+//   mm.pooled [T, Hv]  mm.normed [T, Hv]  mm.image_embeddings [T, H]
+using VisionObserver = std::function<void(const std::string& name, int layer, const float* data,
+                                          const std::vector<size_t>& shape)>;
+
+// Encodes images of one model. Holds scratch buffers (≈ 0.2 GB for the real
+// 4B shapes) so that encoding several images does not reallocate. Not
+// thread-safe: one encoder per thread (the weights are shared read-only).
+class VisionEncoder {
+ public:
+  // Checks the config and every weight's presence and shape; throws Error.
+  VisionEncoder(const ModelConfig& cfg, const Weights& w);
+
+  size_t num_patches() const { return N_; }      // (S/p)²
+  size_t num_tokens() const { return T_; }       // mm_tokens_per_image
+  size_t output_width() const { return H_; }     // text hidden size
+  size_t pixel_count() const { return C_ * S_ * S_; }
+
+  // pixel_values: [C, S, S] (gemma3/image.hpp's output for one image).
+  // out: [num_tokens(), output_width()].
+  void encode(const float* pixel_values, float* out, const ops::ThreadContext& tc,
+              const VisionObserver* observer = nullptr);
+
+ private:
+  void encoder_layer(const VisionLayerWeights& L, const ops::ThreadContext& tc);
+  void attention(const ops::ThreadContext& tc);  // q_, k_, v_ → ctx_
+  void layer_norm(const float* x, const float* w, const float* b, float* out,
+                  const ops::ThreadContext& tc) const;
+
+  const VisionWeights* vw_;
+  const ProjectorWeights* pw_;
+  size_t C_, S_, p_, P_, N_, Hv_, heads_, dh_, I_, pool_, T_, H_;
+  float ln_eps_, mm_eps_, attn_scale_;
+
+  std::vector<float> patches_;     // [N, C·p·p] im2col of the image
+  std::vector<float> x_;           // [N, Hv] the residual stream
+  std::vector<float> a_;           // [N, Hv] LayerNorm output, then attention context
+  std::vector<float> q_, k_, v_;   // [N, Hv] projections, heads side by side
+  std::vector<float> qh_, kh_;     // [heads, N, dh] q, k with heads split out
+  std::vector<float> vt_;          // [heads, dh, N] v transposed, per head
+  std::vector<float> mlp_;         // [N, I]
+  std::vector<float> attn_tmp_;    // per thread: scores [tq, N] + context [tq, dh]
+  std::vector<float> pooled_, normed_;  // [T, Hv]
+};
+
+// One-shot convenience: builds a VisionEncoder (allocating its scratch) and
+// encodes one image. Prefer a VisionEncoder for several images.
+inline void encode_image(const ModelConfig& cfg, const Weights& w, const float* pixel_values,
+                         float* out, const ops::ThreadContext& tc,
+                         const VisionObserver* observer = nullptr) {
+  VisionEncoder enc(cfg, w);
+  enc.encode(pixel_values, out, tc, observer);
+}
+
+// ---- implementation -----------------------------------------------------------
+
+namespace detail {
+
+// Query rows per attention task: the scores tile [kVisionQueryTile, N] (1 MB
+// at N = 4096) stays in L2 between Q·Kᵀ, the softmax and P·V.
+constexpr size_t kVisionQueryTile = 64;
+
+// Row blocks for the element-wise passes (LayerNorm, GELU, residual adds),
+// so they use all threads; any split gives the same bits.
+constexpr size_t kVisionRowBlock = 64;
+
+// An f32 activation array viewed as a weight matrix [rows, cols], so the
+// matmul kernel can multiply activations by activations.
+inline MatView f32_matrix(const float* data, size_t rows, size_t cols) {
+  MatView m;
+  m.type = WeightType::F32;
+  m.rows = rows;
+  m.cols = cols;
+  m.data = reinterpret_cast<const uint8_t*>(data);
+  return m;
+}
+
+inline void check_matrix(const MatView& m, size_t rows, size_t cols, const std::string& name) {
+  if (m.data == nullptr)
+    throw Error("vision: weight " + name + " is missing (model without a vision tower?)");
+  if (m.rows != rows || m.cols != cols)
+    throw Error("vision: weight " + name + " is [" + std::to_string(m.rows) + ", " +
+                std::to_string(m.cols) + "], expected [" + std::to_string(rows) + ", " +
+                std::to_string(cols) + "]");
+}
+
+inline void check_vector(const float* p, const std::string& name) {
+  if (p == nullptr) throw Error("vision: weight " + name + " is missing");
+}
+
+}  // namespace detail
+
+inline VisionEncoder::VisionEncoder(const ModelConfig& cfg, const Weights& w)
+    : vw_(&w.vision), pw_(&w.projector) {
+  const VisionConfig& v = cfg.vision;
+  if (!cfg.has_vision) throw Error("vision: this model has no vision tower (text-only)");
+  auto positive = [](int value, const char* field) {
+    if (value <= 0)
+      throw Error(std::string("vision: config ") + field + " = " + std::to_string(value) +
+                  " must be positive");
+    return size_t(value);
+  };
+  C_ = positive(v.num_channels, "vision_config.num_channels");
+  S_ = positive(v.image_size, "vision_config.image_size");
+  p_ = positive(v.patch_size, "vision_config.patch_size");
+  Hv_ = positive(v.hidden_size, "vision_config.hidden_size");
+  heads_ = positive(v.num_attention_heads, "vision_config.num_attention_heads");
+  I_ = positive(v.intermediate_size, "vision_config.intermediate_size");
+  H_ = positive(cfg.text.hidden_size, "text_config.hidden_size");
+  T_ = positive(cfg.mm_tokens_per_image, "mm_tokens_per_image");
+  if (S_ % p_ != 0)
+    throw Error("vision: image_size " + std::to_string(S_) + " is not a multiple of patch_size " +
+                std::to_string(p_));
+  if (Hv_ % heads_ != 0)
+    throw Error("vision: hidden_size " + std::to_string(Hv_) + " is not a multiple of " +
+                "num_attention_heads " + std::to_string(heads_));
+  P_ = S_ / p_;  // patches per side
+  N_ = P_ * P_;
+  dh_ = Hv_ / heads_;
+  // spec §4.5: tokens_per_side = √T, kernel = patches_per_side / tokens_per_side.
+  const size_t tps = size_t(cfg.tokens_per_side());
+  if (tps * tps != T_ || P_ % tps != 0)
+    throw Error("vision: mm_tokens_per_image " + std::to_string(T_) +
+                " must be the square of a divisor of patches per side " + std::to_string(P_));
+  pool_ = P_ / tps;
+  if (!(v.layer_norm_eps > 0))
+    throw Error("vision: config vision_config.layer_norm_eps must be positive");
+  ln_eps_ = float(v.layer_norm_eps);
+  // spec §1.4: HF's mm_soft_emb_norm takes eps from vision_config.layer_norm_eps.
+  mm_eps_ = float(v.layer_norm_eps);
+  attn_scale_ = float(1.0 / std::sqrt(double(dh_)));  // spec §4.4: head_dim^-0.5
+
+  // Every weight present and of the right shape (bind_weights checks too;
+  // Weights built by hand, e.g. in the benchmark, are checked here).
+  using detail::check_matrix;
+  using detail::check_vector;
+  const VisionWeights& W = w.vision;
+  check_matrix(W.patch_embedding, Hv_, C_ * p_ * p_, "patch_embedding");
+  check_vector(W.patch_bias, "patch_embedding.bias");
+  check_vector(W.position_embedding, "position_embedding");
+  if (W.layers.size() != size_t(v.num_hidden_layers))
+    throw Error("vision: " + std::to_string(W.layers.size()) + " encoder layers bound, config says " +
+                std::to_string(v.num_hidden_layers));
+  for (size_t i = 0; i < W.layers.size(); ++i) {
+    const VisionLayerWeights& L = W.layers[i];
+    const std::string n = "encoder.layers." + std::to_string(i) + ".";
+    check_matrix(L.q_proj, Hv_, Hv_, n + "q_proj");
+    check_matrix(L.k_proj, Hv_, Hv_, n + "k_proj");
+    check_matrix(L.v_proj, Hv_, Hv_, n + "v_proj");
+    check_matrix(L.out_proj, Hv_, Hv_, n + "out_proj");
+    check_matrix(L.fc1, I_, Hv_, n + "fc1");
+    check_matrix(L.fc2, Hv_, I_, n + "fc2");
+    for (const float* b : {L.q_bias, L.k_bias, L.v_bias, L.out_bias, L.fc1_bias, L.fc2_bias,
+                           L.layer_norm1_weight, L.layer_norm1_bias, L.layer_norm2_weight,
+                           L.layer_norm2_bias})
+      check_vector(b, n + "bias/norm");
+  }
+  check_vector(W.post_layernorm_weight, "post_layernorm.weight");
+  check_vector(W.post_layernorm_bias, "post_layernorm.bias");
+  check_vector(w.projector.mm_soft_emb_norm, "mm_soft_emb_norm");
+  check_matrix(w.projector.mm_input_projection, H_, Hv_, "mm_input_projection (stored [H, Hv])");
+
+  patches_.resize(N_ * C_ * p_ * p_);
+  x_.resize(N_ * Hv_);
+  a_.resize(N_ * Hv_);
+  q_.resize(N_ * Hv_);
+  k_.resize(N_ * Hv_);
+  v_.resize(N_ * Hv_);
+  qh_.resize(N_ * Hv_);
+  kh_.resize(N_ * Hv_);
+  vt_.resize(N_ * Hv_);
+  mlp_.resize(N_ * I_);
+  pooled_.resize(T_ * Hv_);
+  normed_.resize(T_ * Hv_);
+}
+
+inline void VisionEncoder::encode(const float* pixel_values, float* out,
+                                  const ops::ThreadContext& tc, const VisionObserver* observer) {
+  const bool watching = observer && *observer;
+  auto observe = [&](const std::string& name, int layer, const float* data, size_t rows,
+                     size_t cols) {
+    if (watching) (*observer)(name, layer, data, std::vector<size_t>{rows, cols});
+  };
+  const VisionWeights& W = *vw_;
+  float* x = x_.data();
+
+  // spec §4.3: the p×p stride-p convolution is a matmul over flattened
+  // patches (patch t = r·P + q; column c·p·p + dy·p + dx, the Conv2d weight
+  // order), plus the bias; then the learned position embedding of patch t.
+  ops::im2col_patches(pixel_values, C_, S_, p_, patches_.data());
+  ops::matmul(W.patch_embedding, patches_.data(), N_, x, tc, W.patch_bias);
+  ops::add(W.position_embedding, x, N_ * Hv_);
+  observe("vision.embeddings", -1, x, N_, Hv_);
+
+  for (size_t i = 0; i < W.layers.size(); ++i) {
+    encoder_layer(W.layers[i], tc);
+    observe("vision.layers." + std::to_string(i), int(i), x, N_, Hv_);
+  }
+
+  // spec §4.4: post_layernorm → last_hidden_state (in place).
+  layer_norm(x, W.post_layernorm_weight, W.post_layernorm_bias, x, tc);
+  observe("vision.last_hidden", -1, x, N_, Hv_);
+
+  // spec §4.5: the projector. The sequence is the P×P grid, row-major.
+  ops::avg_pool_2d(x, P_, P_, Hv_, pool_, pooled_.data());
+  observe("mm.pooled", -1, pooled_.data(), T_, Hv_);
+  ops::rms_norm(pooled_.data(), pw_->mm_soft_emb_norm, T_, Hv_, mm_eps_, normed_.data());
+  observe("mm.normed", -1, normed_.data(), T_, Hv_);
+  ops::matmul(pw_->mm_input_projection, normed_.data(), T_, out, tc);
+  observe("mm.image_embeddings", -1, out, T_, H_);
+}
+
+// spec §4.4: one pre-LayerNorm encoder layer on the residual stream x_.
+inline void VisionEncoder::encoder_layer(const VisionLayerWeights& L,
+                                         const ops::ThreadContext& tc) {
+  float* x = x_.data();
+  float* a = a_.data();
+  const size_t blocks = (N_ + detail::kVisionRowBlock - 1) / detail::kVisionRowBlock;
+  auto rows_of = [&](size_t blk, size_t& r0, size_t& r1) {
+    r0 = blk * detail::kVisionRowBlock;
+    r1 = std::min(N_, r0 + detail::kVisionRowBlock);
+  };
+
+  // Attention block: x += out_proj(MHA(LayerNorm1(x))).
+  layer_norm(x, L.layer_norm1_weight, L.layer_norm1_bias, a, tc);
+  ops::matmul(L.q_proj, a, N_, q_.data(), tc, L.q_bias);
+  ops::matmul(L.k_proj, a, N_, k_.data(), tc, L.k_bias);
+  ops::matmul(L.v_proj, a, N_, v_.data(), tc, L.v_bias);
+  attention(tc);  // context (heads concatenated) → a_
+  ops::matmul(L.out_proj, a, N_, q_.data(), tc, L.out_bias);  // q_ reused as scratch
+  ops::parallel_for(blocks, tc, [&](size_t blk, int) {
+    size_t r0, r1;
+    rows_of(blk, r0, r1);
+    ops::add(q_.data() + r0 * Hv_, x + r0 * Hv_, (r1 - r0) * Hv_);
+  });
+
+  // MLP block: x += fc2(GELU_tanh(fc1(LayerNorm2(x)))).
+  layer_norm(x, L.layer_norm2_weight, L.layer_norm2_bias, a, tc);
+  ops::matmul(L.fc1, a, N_, mlp_.data(), tc, L.fc1_bias);
+  ops::parallel_for(blocks, tc, [&](size_t blk, int) {
+    size_t r0, r1;
+    rows_of(blk, r0, r1);
+    ops::gelu(mlp_.data() + r0 * I_, (r1 - r0) * I_);
+  });
+  ops::matmul(L.fc2, mlp_.data(), N_, a, tc, L.fc2_bias);
+  ops::parallel_for(blocks, tc, [&](size_t blk, int) {
+    size_t r0, r1;
+    rows_of(blk, r0, r1);
+    ops::add(a + r0 * Hv_, x + r0 * Hv_, (r1 - r0) * Hv_);
+  });
+}
+
+// spec §4.4: multi-head self-attention over all N patches, no mask:
+//   for each head h:  ctx_h = softmax(q_h·k_hᵀ · dh^-0.5) · v_h
+// as blocked matrix products on the matmul kernel (Y = X·Wᵀ):
+//   scores [tq, N] = Q_h tile [tq, dh] · (K_h [N, dh])ᵀ       W = K_h
+//   softmax of each score row (f32, max-subtracted)
+//   ctx    [tq, dh] = P [tq, N] · V_h = P · (V_hᵀ [dh, N])ᵀ    W = V_hᵀ
+// Tasks are (head, query tile) pairs spread over the threads; each runs its
+// two products single-threaded, so the result does not depend on the
+// thread count.
+inline void VisionEncoder::attention(const ops::ThreadContext& tc) {
+  const size_t N = N_, dh = dh_, Hv = Hv_;
+  // Split heads out: qh/kh [heads, N, dh], vt [heads, dh, N].
+  ops::parallel_for(heads_, tc, [&](size_t h, int) {
+    for (size_t i = 0; i < N; ++i) {
+      const float* qs = q_.data() + i * Hv + h * dh;
+      const float* ks = k_.data() + i * Hv + h * dh;
+      std::copy(qs, qs + dh, qh_.data() + (h * N + i) * dh);
+      std::copy(ks, ks + dh, kh_.data() + (h * N + i) * dh);
+    }
+    float* vt = vt_.data() + h * dh * N;
+    for (size_t i = 0; i < N; ++i) {
+      const float* vs = v_.data() + i * Hv + h * dh;
+      for (size_t d = 0; d < dh; ++d) vt[d * N + i] = vs[d];
+    }
+  });
+
+  const size_t tq = detail::kVisionQueryTile;
+  const size_t tiles = (N + tq - 1) / tq;
+  const size_t tasks = heads_ * tiles;
+  const size_t per_thread = tq * N + tq * dh;
+  const int nt = ops::effective_threads(tc, tasks);
+  attn_tmp_.resize(per_thread * size_t(nt));
+  const ops::ThreadContext one(1);
+  ops::parallel_for(tasks, tc, [&](size_t t, int thread) {
+    const size_t h = t / tiles, i0 = (t % tiles) * tq, rows = std::min(tq, N - i0);
+    float* scores = attn_tmp_.data() + size_t(thread) * per_thread;
+    float* ctx = scores + tq * N;
+    const MatView K = detail::f32_matrix(kh_.data() + h * N * dh, N, dh);
+    const MatView Vt = detail::f32_matrix(vt_.data() + h * dh * N, dh, N);
+    ops::matmul(K, qh_.data() + (h * N + i0) * dh, rows, scores, one);
+    for (size_t r = 0; r < rows; ++r) {
+      ops::scale(attn_scale_, scores + r * N, N);  // HF: (q·kᵀ) · scale, then softmax
+      ops::softmax(scores + r * N, N);
+    }
+    ops::matmul(Vt, scores, rows, ctx, one);
+    for (size_t r = 0; r < rows; ++r)  // heads side by side, head h at h·dh
+      std::copy(ctx + r * dh, ctx + (r + 1) * dh, a_.data() + (i0 + r) * Hv + h * dh);
+  });
+}
+
+// spec §4.4: standard LayerNorm (·w + b) of every row of an [N, Hv] array,
+// threaded over row blocks; out may equal x.
+inline void VisionEncoder::layer_norm(const float* x, const float* w, const float* b, float* out,
+                                      const ops::ThreadContext& tc) const {
+  const size_t blk = detail::kVisionRowBlock;
+  const size_t blocks = (N_ + blk - 1) / blk;
+  ops::parallel_for(blocks, tc, [&](size_t i, int) {
+    const size_t r0 = i * blk, rows = std::min(N_, r0 + blk) - r0;
+    ops::layer_norm(x + r0 * Hv_, w, b, rows, Hv_, ln_eps_, out + r0 * Hv_);
+  });
+}
+
+}  // namespace gemma3
