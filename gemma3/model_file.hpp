@@ -314,9 +314,12 @@ class ModelFile {
   }
 
   // Recomputes every tensor's CRC-32; throws on the first mismatch.
-  void verify_data() const {
+  // release_pages: drop each tensor's pages after checking it (keeps RSS
+  // small when only verifying, as gemma3-convert does).
+  void verify_data(bool release_pages = false) const {
     for (const TensorEntry& t : tensors_) {
       const uint32_t c = detail::crc32(t.data, size_t(t.size));
+      if (release_pages) map_.advise_done(size_t(t.offset), size_t(t.size));
       if (c != t.crc32)
         throw Error(path() + ": tensor " + t.name + ": data checksum mismatch (file damaged or tampered)");
     }
@@ -338,7 +341,7 @@ class ModelFile {
   TokenizerIds tokenizer_ids_;
   std::string chat_template_;
   std::vector<TensorEntry> tensors_;
-  uint64_t data_offset_ = 0;
+  uint64_t data_offset_ = 0, meta_size_ = 0;
   std::map<std::string, size_t, std::less<>> index_;
 };
 
@@ -380,6 +383,7 @@ inline ModelFile ModelFile::open(const std::string& path, LoadOptions opts) {
   uint32_t crc = detail::crc32(base, 56);
   crc = detail::crc32(base + kHeaderSize, size_t(meta_size), crc);
   mf.data_offset_ = data_offset;
+  mf.meta_size_ = meta_size;
   if (crc != meta_crc) throw fail("header/metadata checksum mismatch (file damaged or tampered)");
   // Checked after the CRC so a flipped bit is reported as damage, not as a strange value.
   if (flags != 0 || reserved != 0) throw fail("header flags/reserved fields are not zero");
@@ -474,8 +478,12 @@ inline void ModelFile::validate_tensors() {
   for (size_t i = 0; i < tensors_.size(); ++i) {
     TensorEntry& t = tensors_[i];
     const std::string tw = "tensor " + t.name;
-    for (uint64_t d : t.shape)
+    uint64_t numel = 1;
+    for (uint64_t d : t.shape) {
       if (d == 0 || d > (uint64_t(1) << 32)) throw fail(tw + ": bad dimension in shape " + detail::shape_str(t.shape));
+      numel *= d;
+      if (numel > (uint64_t(1) << 40)) throw fail(tw + ": shape " + detail::shape_str(t.shape) + " is too large");
+    }
     if (t.offset % kTensorAlign != 0) throw fail(tw + ": offset " + std::to_string(t.offset) + " is not 64-byte aligned");
     if (t.offset > fsize || t.size > fsize - t.offset)
       throw fail(tw + ": data [" + std::to_string(t.offset) + ", +" + std::to_string(t.size) +
@@ -493,15 +501,28 @@ inline void ModelFile::validate_tensors() {
   std::sort(order.begin(), order.end(), [&](size_t a, size_t b) { return tensors_[a].offset < tensors_[b].offset; });
   uint64_t prev_end = data_offset_;  // no tensor may reach into header/metadata
   std::string prev_name;
+  // Gaps (alignment padding) must be zero: then every byte outside the tensor
+  // data is covered by a check, and a flipped bit there is caught at load.
+  auto zero_gap = [&](uint64_t from, uint64_t to, const std::string& after) {
+    for (uint64_t p = from; p < to; ++p)
+      if (map_.data()[p] != 0) throw fail("non-zero padding byte at offset " + std::to_string(p) + " after " + after);
+  };
+  zero_gap(kHeaderSize + meta_size_, std::min<uint64_t>(data_offset_, fsize), "the metadata");
   for (size_t i : order) {
     const TensorEntry& t = tensors_[i];
     if (t.offset < prev_end)
       throw fail("tensor " + t.name + " overlaps " + (prev_name.empty() ? std::string("the header/metadata") : "tensor " + prev_name));
+    zero_gap(prev_end, t.offset, prev_name.empty() ? std::string("the metadata") : "tensor " + prev_name);
     prev_end = t.offset + t.size;
     prev_name = t.name;
   }
+  if (prev_end != fsize) throw fail(std::to_string(fsize - prev_end) + " unexplained bytes after the last tensor");
   // Against the model's tensor table.
   const std::vector<TensorSpec> specs = tensor_table(config_);
+  std::map<std::string, int, std::less<>> known;
+  for (const TensorSpec& s : specs) known[s.name] = 1;
+  for (const TensorEntry& t : tensors_)
+    if (!known.count(t.name)) throw fail("unexpected tensor " + t.name + " (not part of this model's config)");
   for (const TensorSpec& s : specs) {
     const TensorEntry* t = find(s.name);
     if (t == nullptr) throw fail("missing tensor " + s.name);
@@ -511,12 +532,6 @@ inline void ModelFile::validate_tensors() {
     const WeightType want = storage_type(s, weight_type_);
     if (t->type != want)
       throw fail("tensor " + s.name + " is stored as " + weight_type_name(t->type) + ", expected " + weight_type_name(want));
-  }
-  if (specs.size() != tensors_.size()) {
-    std::map<std::string, int, std::less<>> known;
-    for (const TensorSpec& s : specs) known[s.name] = 1;
-    for (const TensorEntry& t : tensors_)
-      if (!known.count(t.name)) throw fail("unexpected tensor " + t.name + " (not part of this model's config)");
   }
 }
 

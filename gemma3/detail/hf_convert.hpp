@@ -181,11 +181,13 @@ inline ConvertSummary convert_hf_checkpoint(const std::string& dir, const std::s
       // Row blocks of about 4M values (whole rows: the quantizer works per row).
       const uint64_t cols = s.shape.size() == 2 ? s.shape[1] : n;
       const uint64_t rows_per = std::max<uint64_t>(1, (uint64_t(4) << 20) / cols);
+      const size_t esize = st_dtype_size(t.dtype);
       for (uint64_t r0 = 0; r0 * cols < n; r0 += rows_per) {
         const size_t k = size_t(std::min(n - r0 * cols, rows_per * cols));
         buf.resize(k);
         ckpt.read_f32(t, r0 * cols, k, buf.data());
         w.write_f32(buf.data(), k);
+        ckpt.shards()[t.shard].advise_done(size_t(t.begin + r0 * cols * esize), k * esize);
       }
     }
     ckpt.shards()[t.shard].advise_done(size_t(t.begin), size_t(t.end - t.begin));
@@ -194,9 +196,7 @@ inline ConvertSummary convert_hf_checkpoint(const std::string& dir, const std::s
   w.finish();
   if (opt.verify) {
     try {
-      LoadOptions o;
-      o.verify_data = true;
-      ModelFile::open(out, o);
+      ModelFile::open(out).verify_data(/*release_pages=*/true);
     } catch (const Error& e) {
       ::unlink(out.c_str());
       throw Error(std::string("self-check of the written file failed: ") + e.what());
