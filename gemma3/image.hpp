@@ -9,8 +9,9 @@
 // header before any pixel is decoded, so a decompression bomb costs nothing.
 //
 //   gemma3::Image img = gemma3::load_image("cat.jpg");
-//   gemma3::PreprocessConfig pc;  pc.image_size = vision_config.image_size;
-//   gemma3::PixelValues pv = gemma3::preprocess_image(img, pc);  // [count, 3, S, S]
+//   gemma3::PixelValues pv = gemma3::preprocess_image(img, model_config);  // [count, 3, S, S]
+// (S = config.vision.image_size; mean, std, rescale and pan-and-scan settings
+// come from config.preprocess, i.e. preprocessor_config.json.)
 //
 // The program must link libstb (it provides the stb_image implementation).
 #pragma once
@@ -32,6 +33,7 @@
 #include <string>
 #include <vector>
 
+#include "gemma3/config.hpp"
 #include "gemma3/error.hpp"
 
 namespace gemma3 {
@@ -53,22 +55,6 @@ struct ImageLoadOptions {
   // as HF's load_image does (ImageOps.exif_transpose). Off = raw pixel order,
   // like a PIL image opened without it.
   bool apply_exif_orientation = true;
-};
-
-// Fill from the model's vision config / preprocessor_config.json. There is no
-// default image size on purpose: it must come from the checkpoint.
-struct PreprocessConfig {
-  int image_size = 0;                      // S: vision_config.image_size (896 for 4B)
-  bool do_rescale = true;
-  double rescale_factor = 1.0 / 255.0;     // applied in float64, as HF does
-  bool do_normalize = true;
-  std::array<float, 3> image_mean{{0.5f, 0.5f, 0.5f}};  // float32, as HF casts them
-  std::array<float, 3> image_std{{0.5f, 0.5f, 0.5f}};
-  // Pan-and-scan (spec §4.2), off by default like the release.
-  bool do_pan_and_scan = false;
-  int pan_and_scan_min_crop_size = 256;
-  int pan_and_scan_max_num_crops = 4;
-  double pan_and_scan_min_ratio_to_activate = 1.2;
 };
 
 // A crop rectangle in source pixels.
@@ -532,24 +518,25 @@ inline Image resize_bilinear(const Image& in, int out_w, int out_h) {
 // ---------------------------------------------------------------------------
 // Preprocessing.
 
-inline void validate(const PreprocessConfig& c) {
-  if (c.image_size <= 0 || c.image_size > 65536)
-    throw Error("PreprocessConfig: image_size is " + std::to_string(c.image_size) +
-                "; set it from the vision config (e.g. 896)");
+// Checks the settings (from config.preprocess) and the model's image size.
+inline void validate(const PreprocessConfig& c, int image_size) {
+  if (image_size <= 0 || image_size > 65536)
+    throw Error("image preprocessing: image size " + std::to_string(image_size) +
+                " is invalid (it comes from vision_config.image_size)");
   if (!(c.rescale_factor > 0.0) || !std::isfinite(c.rescale_factor))
-    throw Error("PreprocessConfig: rescale_factor must be positive and finite");
+    throw Error("image preprocessing: rescale_factor must be positive and finite");
   for (int ch = 0; ch < 3; ++ch)
     if (!(c.image_std[ch] != 0.0f) || !std::isfinite(c.image_std[ch]) ||
         !std::isfinite(c.image_mean[ch]))
-      throw Error("PreprocessConfig: image_mean/image_std channel " + std::to_string(ch) +
+      throw Error("image preprocessing: image_mean/image_std channel " + std::to_string(ch) +
                   " is invalid (std must be finite and non-zero)");
   if (c.do_pan_and_scan) {
     if (c.pan_and_scan_min_crop_size < 1)
-      throw Error("PreprocessConfig: pan_and_scan_min_crop_size must be >= 1");
+      throw Error("image preprocessing: pan_and_scan_min_crop_size must be >= 1");
     if (c.pan_and_scan_max_num_crops < 1)
-      throw Error("PreprocessConfig: pan_and_scan_max_num_crops must be >= 1");
+      throw Error("image preprocessing: pan_and_scan_max_num_crops must be >= 1");
     if (!std::isfinite(c.pan_and_scan_min_ratio_to_activate))
-      throw Error("PreprocessConfig: pan_and_scan_min_ratio_to_activate must be finite");
+      throw Error("image preprocessing: pan_and_scan_min_ratio_to_activate must be finite");
   }
 }
 
@@ -620,13 +607,14 @@ inline Image crop(const Image& img, const CropBox& b) {
 
 // The uint8 image the vision tower sees (before rescale/normalize): the
 // Pillow-exact resize to image_size x image_size (aspect ratio not kept).
-inline Image resize_for_model(const Image& img, const PreprocessConfig& c) {
-  validate(c);
-  return resize_bilinear(img, c.image_size, c.image_size);
+inline Image resize_for_model(const Image& img, int image_size) {
+  validate(PreprocessConfig{}, image_size);
+  return resize_bilinear(img, image_size, image_size);
 }
 
 // Writes the [3, h, w] float32 planes of an RGB uint8 image: rescale in
 // float64 then cast to float32, normalize in float32 (HF rescale + normalize).
+// (do_rescale / do_normalize = false arrive as factor 1 / mean 0, std 1.)
 inline void to_pixel_values(const Image& img, const PreprocessConfig& c, float* out) {
   if (img.width <= 0 || img.height <= 0 ||
       img.rgb.size() != std::size_t(img.width) * std::size_t(img.height) * 3)
@@ -634,36 +622,37 @@ inline void to_pixel_values(const Image& img, const PreprocessConfig& c, float* 
                 std::to_string(img.height) + " with " + std::to_string(img.rgb.size()) + " bytes");
   // 256-entry table per channel: exactly the per-pixel formula, evaluated once.
   float lut[3][256];
-  for (int ch = 0; ch < 3; ++ch) {
-    for (int v = 0; v < 256; ++v) {
-      float x = c.do_rescale ? static_cast<float>(double(v) * c.rescale_factor)
-                             : static_cast<float>(v);
-      if (c.do_normalize) x = (x - c.image_mean[ch]) / c.image_std[ch];
-      lut[ch][v] = x;
-    }
-  }
+  for (int ch = 0; ch < 3; ++ch)
+    for (int v = 0; v < 256; ++v)
+      lut[ch][v] = (static_cast<float>(double(v) * c.rescale_factor) - c.image_mean[ch]) /
+                   c.image_std[ch];
   const std::size_t plane = std::size_t(img.width) * img.height;
   for (std::size_t i = 0; i < plane; ++i)
     for (int ch = 0; ch < 3; ++ch) out[ch * plane + i] = lut[ch][img.rgb[3 * i + ch]];
 }
 
 // Full preprocessing of one image: the original, then (with pan-and-scan) its
-// crops, each resized to S x S and normalized; [count, 3, S, S].
-inline PixelValues preprocess_image(const Image& img, const PreprocessConfig& c) {
-  validate(c);
+// crops, each resized to image_size x image_size and normalized; [count, 3, S, S].
+inline PixelValues preprocess_image(const Image& img, const PreprocessConfig& c, int image_size) {
+  validate(c, image_size);
   std::vector<CropBox> boxes;
   if (c.do_pan_and_scan) boxes = pan_and_scan_boxes(img.width, img.height, c);
   PixelValues pv;
-  pv.size = c.image_size;
+  pv.size = image_size;
   pv.num_crops = static_cast<int>(boxes.size());
   pv.count = 1 + pv.num_crops;
-  const std::size_t per = std::size_t(3) * c.image_size * c.image_size;
+  const std::size_t per = std::size_t(3) * image_size * image_size;
   pv.data.resize(per * pv.count);
-  to_pixel_values(resize_bilinear(img, c.image_size, c.image_size), c, pv.data.data());
+  to_pixel_values(resize_bilinear(img, image_size, image_size), c, pv.data.data());
   for (std::size_t i = 0; i < boxes.size(); ++i)
-    to_pixel_values(resize_bilinear(crop(img, boxes[i]), c.image_size, c.image_size), c,
+    to_pixel_values(resize_bilinear(crop(img, boxes[i]), image_size, image_size), c,
                     pv.data.data() + per * (i + 1));
   return pv;
+}
+
+// The same with the model's settings: config.preprocess, config.vision.image_size.
+inline PixelValues preprocess_image(const Image& img, const ModelConfig& config) {
+  return preprocess_image(img, config.preprocess, config.vision.image_size);
 }
 
 }  // namespace gemma3

@@ -88,9 +88,7 @@ TEST_CASE("fixture images: resized uint8 equals the Pillow goldens exactly") {
     const Image img = gemma3::load_image(kDir + names[i]);
     CHECK(img.width == sizes[i][0]);
     CHECK(img.height == sizes[i][1]);
-    gemma3::PreprocessConfig pc;
-    pc.image_size = 112;
-    const Image r = gemma3::resize_for_model(img, pc);
+    const Image r = gemma3::resize_for_model(img, 112);
     const auto gold = npy::load<float>(kDir + "img" + std::to_string(i) + "_resized_u8.npy");
     REQUIRE(gold.shape == std::vector<std::size_t>{112, 112, 3});
     REQUIRE(r.rgb.size() == gold.size());
@@ -105,9 +103,11 @@ TEST_CASE("fixture images: pixel values equal the HF goldens exactly") {
   const char* names[2] = {"img0_photo_150x97.png", "img1_pattern_64x64.png"};
   for (int i = 0; i < 2; ++i) {
     CAPTURE(i);
-    gemma3::PreprocessConfig pc;
-    pc.image_size = 112;
-    const gemma3::PixelValues pv = gemma3::preprocess_image(gemma3::load_image(kDir + names[i]), pc);
+    // The model-config overload: settings from config.preprocess (defaults =
+    // the released preprocessor_config.json), size from config.vision.
+    gemma3::ModelConfig cfg;
+    cfg.vision.image_size = 112;
+    const gemma3::PixelValues pv = gemma3::preprocess_image(gemma3::load_image(kDir + names[i]), cfg);
     CHECK(pv.count == 1);
     CHECK(pv.num_crops == 0);
     CHECK(pv.size == 112);
@@ -124,7 +124,6 @@ TEST_CASE("fixture images: pixel values equal the HF goldens exactly") {
 TEST_CASE("pixel values: rescale in float64 then normalize in float32") {
   Image img = make(2, 1, {0, 128, 255, 255, 0, 51});
   gemma3::PreprocessConfig pc;
-  pc.image_size = 1;  // 2x1 -> 1x1 averages; use to_pixel_values on the raw image instead
   std::vector<float> out(6);
   gemma3::to_pixel_values(img, pc, out.data());
   // CHW: R plane {0, 255}, G {128, 0}, B {255, 51}.
@@ -134,30 +133,39 @@ TEST_CASE("pixel values: rescale in float64 then normalize in float32") {
   CHECK(out[2] == g128);
   CHECK(out[5] == (static_cast<float>(51.0 * (1.0 / 255.0)) - 0.5f) / 0.5f);
   // Per-channel mean/std come from the config.
-  pc.image_mean = {{0.25f, 0.5f, 0.75f}};
-  pc.image_std = {{2.0f, 0.5f, 0.25f}};
+  const float mean[3] = {0.25f, 0.5f, 0.75f}, stdev[3] = {2.0f, 0.5f, 0.25f};
+  for (int c = 0; c < 3; ++c) {
+    pc.image_mean[c] = mean[c];
+    pc.image_std[c] = stdev[c];
+  }
   gemma3::to_pixel_values(img, pc, out.data());
   CHECK(out[1] == (1.0f - 0.25f) / 2.0f);
   CHECK(out[4] == (1.0f - 0.75f) / 0.25f);
-  pc.do_normalize = false;
+  // do_normalize = false arrives as mean 0, std 1; do_rescale = false as factor 1
+  // (gemma3/detail/hf_config.hpp): x/255 first, then the raw byte values.
+  for (int c = 0; c < 3; ++c) {
+    pc.image_mean[c] = 0.0f;
+    pc.image_std[c] = 1.0f;
+  }
   gemma3::to_pixel_values(img, pc, out.data());
   CHECK(out[1] == 1.0f);
-  pc.do_rescale = false;
+  pc.rescale_factor = 1.0;
   gemma3::to_pixel_values(img, pc, out.data());
   CHECK(out[1] == 255.0f);
 }
 
-TEST_CASE("preprocess config: image size must be set, bad values refused") {
+TEST_CASE("preprocess settings: bad image size or values are refused") {
   Image img = make(1, 1, {1, 2, 3});
-  gemma3::PreprocessConfig pc;  // image_size left at 0
-  CHECK_THROWS_AS(gemma3::preprocess_image(img, pc), gemma3::Error);
-  pc.image_size = 8;
+  gemma3::PreprocessConfig pc;
+  CHECK_THROWS_AS(gemma3::preprocess_image(img, pc, 0), gemma3::Error);
+  CHECK_THROWS_AS(gemma3::resize_for_model(img, -1), gemma3::Error);
+  CHECK(gemma3::preprocess_image(img, pc, 8).size == 8);
   pc.image_std[1] = 0.0f;
-  CHECK_THROWS_AS(gemma3::preprocess_image(img, pc), gemma3::Error);
+  CHECK_THROWS_AS(gemma3::preprocess_image(img, pc, 8), gemma3::Error);
   pc.image_std[1] = 0.5f;
   pc.do_pan_and_scan = true;
   pc.pan_and_scan_min_crop_size = 0;
-  CHECK_THROWS_AS(gemma3::preprocess_image(img, pc), gemma3::Error);
+  CHECK_THROWS_AS(gemma3::preprocess_image(img, pc, 8), gemma3::Error);
   CHECK_FALSE(gemma3::PreprocessConfig{}.do_pan_and_scan);  // off by default
 }
 
@@ -323,9 +331,7 @@ TEST_CASE("loading: formats and conversion to RGB") {
   SUBCASE("1x1 image works end to end") {
     const Image im = load_mem(encode("png", 1, 1, 3, {255, 0, 51}));
     REQUIRE(im.width == 1);
-    gemma3::PreprocessConfig pc;
-    pc.image_size = 4;
-    const gemma3::PixelValues pv = gemma3::preprocess_image(im, pc);
+    const gemma3::PixelValues pv = gemma3::preprocess_image(im, gemma3::PreprocessConfig{}, 4);
     REQUIRE(pv.data.size() == 3 * 16u);
     for (int i = 0; i < 16; ++i) {
       CHECK(pv.data[i] == 1.0f);
@@ -543,7 +549,6 @@ TEST_CASE("loading: cut-off and damaged data never crash") {
 namespace {
 std::vector<gemma3::CropBox> boxes(int w, int h, int min_crop = 256, int max_crops = 4) {
   gemma3::PreprocessConfig pc;
-  pc.image_size = 896;
   pc.do_pan_and_scan = true;
   pc.pan_and_scan_min_crop_size = min_crop;
   pc.pan_and_scan_max_num_crops = max_crops;
@@ -597,10 +602,9 @@ TEST_CASE("pan-and-scan preprocessing: original first, then each crop") {
       for (int c = 0; c < 3; ++c) rgb[(y * 40 + x) * 3 + c] = std::uint8_t(x * 6 + c * 10 + y);
   const Image img = make(40, 16, rgb);
   gemma3::PreprocessConfig pc;
-  pc.image_size = 8;
   pc.do_pan_and_scan = true;
   pc.pan_and_scan_min_crop_size = 8;
-  const gemma3::PixelValues pv = gemma3::preprocess_image(img, pc);
+  const gemma3::PixelValues pv = gemma3::preprocess_image(img, pc, 8);
   REQUIRE(pv.count == 4);
   CHECK(pv.num_crops == 3);
   REQUIRE(pv.data.size() == 4u * 3 * 8 * 8);
@@ -618,5 +622,5 @@ TEST_CASE("pan-and-scan preprocessing: original first, then each crop") {
   }
   // Off (the default): only the original.
   pc.do_pan_and_scan = false;
-  CHECK(gemma3::preprocess_image(img, pc).count == 1);
+  CHECK(gemma3::preprocess_image(img, pc, 8).count == 1);
 }
