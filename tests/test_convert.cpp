@@ -167,3 +167,366 @@ TEST_CASE("q8 and q4 stay within the per-group bound s/2") {
     CHECK(worst_ratio <= 1.0 + 1e-4);
   }
 }
+
+// ---- bad checkpoints ---------------------------------------------------------------
+
+namespace {
+
+std::vector<StEntry> load_entries(const std::string& dir) {
+  const d::SafetensorsCheckpoint ck = d::SafetensorsCheckpoint::open_dir(dir);
+  std::vector<StEntry> out;
+  for (const auto& t : ck.tensors())
+    out.push_back({t.name, t.dtype, t.shape, std::vector<uint8_t>(ck.bytes(t), ck.bytes(t) + (t.end - t.begin))});
+  return out;
+}
+
+StEntry* entry(std::vector<StEntry>& es, const std::string& name) {
+  for (auto& e : es)
+    if (e.name == name) return &e;
+  FAIL("no entry " << name);
+  return nullptr;
+}
+
+// Converts `dir` and expects an Error containing `needle`, with nothing left
+// in the output directory.
+void expect_convert_error(const std::string& dir, const std::string& needle, WeightType t = WeightType::BF16) {
+  TempDir out;
+  std::string msg;
+  try {
+    convert(dir, out / "out.g3", t);
+  } catch (const gemma3::Error& e) {
+    msg = e.what();
+  }
+  CAPTURE(needle);
+  CHECK_MESSAGE(!msg.empty(), "conversion succeeded");
+  CHECK_MESSAGE(msg.find(needle) != std::string::npos, msg);
+  CHECK(list_dir(out.path).empty());
+}
+
+// A copy of the tiny single-file checkpoint whose tensors are `es`.
+std::string tiny_variant(const TempDir& tmp, const std::vector<StEntry>& es, const std::string& name = "ck") {
+  const std::string dir = tmp / name;
+  copy_dir(kTiny, dir);
+  write_safetensors(dir + "/model.safetensors", es);
+  return dir;
+}
+
+}  // namespace
+
+TEST_CASE("bad tensors: missing, unexpected, wrong shape, unsupported dtype") {
+  TempDir tmp;
+  const auto base = load_entries(kTiny);
+  const std::string up = "language_model.model.layers.3.mlp.up_proj.weight";
+  const std::string qn = "language_model.model.layers.0.self_attn.q_norm.weight";
+  {
+    auto es = base;
+    es.erase(std::remove_if(es.begin(), es.end(), [&](const StEntry& e) { return e.name == up; }), es.end());
+    expect_convert_error(tiny_variant(tmp, es, "missing"), "missing tensor " + up);
+  }
+  {
+    auto es = base;
+    es.push_back({"language_model.model.layers.3.mlp.extra.weight", "BF16", {4}, std::vector<uint8_t>(8, 0)});
+    expect_convert_error(tiny_variant(tmp, es, "extra"), "unexpected tensor language_model.model.layers.3.mlp.extra.weight");
+  }
+  {
+    auto es = base;
+    StEntry* e = entry(es, qn);
+    e->shape = {16};
+    e->bytes.resize(32);
+    expect_convert_error(tiny_variant(tmp, es, "shape"), qn + " has shape [16], the config implies [32]");
+  }
+  {
+    auto es = base;
+    StEntry* e = entry(es, qn);
+    e->dtype = "I32";
+    e->bytes.resize(32 * 4);
+    expect_convert_error(tiny_variant(tmp, es, "dtype"), qn + ": unsupported dtype I32");
+  }
+  {
+    auto es = base;
+    entry(es, qn)->dtype = "BF17";
+    expect_convert_error(tiny_variant(tmp, es, "dtype2"), "unknown dtype \"BF17\"");
+  }
+  {  // f16 and f32 sources are accepted and converted exactly
+    auto es = base;
+    StEntry* e = entry(es, qn);
+    std::vector<uint8_t> f32(e->bytes.size() * 2);
+    for (size_t i = 0; i < 32; ++i) {
+      const float f = gemma3::bf16_to_f32(uint16_t(e->bytes[2 * i] | (e->bytes[2 * i + 1] << 8)));
+      std::memcpy(f32.data() + 4 * i, &f, 4);
+    }
+    e->dtype = "F32";
+    e->bytes = f32;
+    const std::string dir = tiny_variant(tmp, es, "f32src");
+    convert(dir, tmp / "f32src.g3", WeightType::BF16);
+    const gemma3::ModelFile mf = gemma3::ModelFile::open(tmp / "f32src.g3");
+    CHECK(std::memcmp(mf.f32("language_model.layers.0.self_attn.q_norm.weight", 32), f32.data(), 128) == 0);
+  }
+}
+
+TEST_CASE("bad safetensors files: truncated, malformed header, offsets out of range or overlapping") {
+  TempDir tmp;
+  const auto base = load_entries(kTiny);
+  const auto good = read_bytes(kTiny + "/model.safetensors");
+  auto with_file = [&](const std::string& name, const std::vector<uint8_t>& bytes) {
+    const std::string dir = tmp / name;
+    copy_dir(kTiny, dir);
+    write_bytes(dir + "/model.safetensors", bytes);
+    return dir;
+  };
+  for (size_t cut : {size_t(100), size_t(1), good.size() / 2}) {
+    CAPTURE(cut);
+    std::vector<uint8_t> b(good.begin(), good.end() - long(cut));
+    expect_convert_error(with_file("trunc" + std::to_string(cut), b), "truncated");
+  }
+  expect_convert_error(with_file("tiny", std::vector<uint8_t>(good.begin(), good.begin() + 5)), "not a safetensors file");
+  {
+    std::vector<uint8_t> b = good;
+    const uint64_t lie = good.size();
+    for (int i = 0; i < 8; ++i) b[size_t(i)] = uint8_t(lie >> (8 * i));
+    expect_convert_error(with_file("lying", b), "exceeds the file");
+  }
+  {
+    std::vector<uint8_t> b = good;
+    b[8] = '#';  // the JSON's opening brace
+    expect_convert_error(with_file("badjson", b), "safetensors header");
+  }
+  const std::string qn = "language_model.model.layers.0.self_attn.q_norm.weight";
+  auto header_dir = [&](const std::string& name, const std::string& header) {
+    const std::string dir = tmp / name;
+    copy_dir(kTiny, dir);
+    write_safetensors(dir + "/model.safetensors", base, header);
+    return dir;
+  };
+  expect_convert_error(header_dir("notobj", "[1,2]"), "expected a JSON object");
+  expect_convert_error(header_dir("range", "{\"" + qn + "\":{\"dtype\":\"BF16\",\"shape\":[32],\"data_offsets\":[0,99999999]}}"),
+                       "lies beyond the data");
+  expect_convert_error(header_dir("neg", "{\"" + qn + "\":{\"dtype\":\"BF16\",\"shape\":[32],\"data_offsets\":[64,0]}}"),
+                       "are invalid");
+  expect_convert_error(header_dir("size", "{\"" + qn + "\":{\"dtype\":\"BF16\",\"shape\":[32],\"data_offsets\":[0,62]}}"),
+                       "do not match BF16 shape");
+  expect_convert_error(header_dir("overlap", "{\"a\":{\"dtype\":\"BF16\",\"shape\":[32],\"data_offsets\":[0,64]},"
+                                             "\"b\":{\"dtype\":\"BF16\",\"shape\":[32],\"data_offsets\":[32,96]}}"),
+                       "overlap");
+  expect_convert_error(header_dir("dup", "{\"a\":{\"dtype\":\"BF16\",\"shape\":[32],\"data_offsets\":[0,64]},"
+                                         "\"a\":{\"dtype\":\"BF16\",\"shape\":[32],\"data_offsets\":[64,128]}}"),
+                       "listed twice");
+  expect_convert_error(header_dir("hugedim", "{\"a\":{\"dtype\":\"BF16\",\"shape\":[4294967296,4294967296],\"data_offsets\":[0,64]}}"),
+                       "too many elements");
+  expect_convert_error(header_dir("noshape", "{\"a\":{\"dtype\":\"BF16\",\"data_offsets\":[0,64]}}"), "missing field \"shape\"");
+}
+
+TEST_CASE("bad sharded checkpoints: truncated shard, inconsistent index") {
+  TempDir tmp;
+  {
+    const std::string dir = tmp / "trunc";
+    copy_dir(kTinySharded, dir);
+    auto b = read_bytes(dir + "/model-00002-of-00002.safetensors");
+    b.resize(b.size() - 10);
+    write_bytes(dir + "/model-00002-of-00002.safetensors", b);
+    expect_convert_error(dir, "model-00002-of-00002.safetensors");
+  }
+  {
+    const std::string dir = tmp / "index";
+    copy_dir(kTinySharded, dir);
+    std::string idx = read_text(dir + "/model.safetensors.index.json");
+    const std::string from = "\"language_model.model.norm.weight\": \"model-00001-of-00002.safetensors\"";
+    const std::string to = "\"language_model.model.norm.weight\": \"model-00002-of-00002.safetensors\"";
+    const std::string from2 = "\"language_model.model.norm.weight\": \"model-00002-of-00002.safetensors\"";
+    const std::string to2 = "\"language_model.model.norm.weight\": \"model-00001-of-00002.safetensors\"";
+    size_t p = idx.find(from);
+    if (p != std::string::npos) idx.replace(p, from.size(), to);
+    else if ((p = idx.find(from2)) != std::string::npos) idx.replace(p, from2.size(), to2);
+    REQUIRE(p != std::string::npos);
+    write_text(dir + "/model.safetensors.index.json", idx);
+    expect_convert_error(dir, "language_model.model.norm.weight\" is not in shard");
+  }
+  {
+    const std::string dir = tmp / "noshard";
+    copy_dir(kTinySharded, dir);
+    ::unlink((dir + "/model-00001-of-00002.safetensors").c_str());
+    expect_convert_error(dir, "model-00001-of-00002.safetensors: cannot open");
+  }
+  {
+    const std::string dir = tmp / "badindex";
+    copy_dir(kTinySharded, dir);
+    write_text(dir + "/model.safetensors.index.json", "{\"weight_map\": {\"a\": \"../etc/passwd\"}}");
+    expect_convert_error(dir, "bad shard file name");
+  }
+  {
+    const std::string dir = tmp / "nothing";
+    copy_dir(kTiny, dir);
+    ::unlink((dir + "/model.safetensors").c_str());
+    expect_convert_error(dir, "no model.safetensors");
+  }
+}
+
+TEST_CASE("bad config, tokenizer and output path") {
+  TempDir tmp;
+  auto variant = [&](const std::string& name, const std::string& file, const std::string& text) {
+    const std::string dir = tmp / name;
+    copy_dir(kTiny, dir);
+    if (text.empty()) ::unlink((dir + "/" + file).c_str());
+    else write_text(dir + "/" + file, text);
+    return dir;
+  };
+  const std::string cfg = read_text(kTiny + "/config.json");
+  auto edited = [&](const std::string& from, const std::string& to) {
+    std::string c = cfg;
+    const size_t p = c.find(from);
+    REQUIRE(p != std::string::npos);
+    return c.replace(p, from.size(), to);
+  };
+  expect_convert_error(variant("json", "config.json", cfg + "}"), "config.json");
+  expect_convert_error(variant("json2", "config.json", "{\"model_type\": \"gemma3\", }"), "config.json");
+  expect_convert_error(variant("nocfg", "config.json", ""), "config.json: missing");
+  expect_convert_error(variant("type", "config.json", edited("\"model_type\": \"gemma3\"", "\"model_type\": \"llama\"")),
+                       "model_type \"llama\" is not supported");
+  expect_convert_error(variant("heads", "config.json", edited("\"num_key_value_heads\": 2", "\"num_key_value_heads\": 3")),
+                       "text.num_key_value_heads");
+  expect_convert_error(variant("zero", "config.json", edited("\"hidden_size\": 64", "\"hidden_size\": 0")), "text.hidden_size");
+  expect_convert_error(variant("str", "config.json", edited("\"hidden_size\": 64", "\"hidden_size\": \"64\"")), "hidden_size");
+  expect_convert_error(variant("act", "config.json", edited("\"gelu_pytorch_tanh\"", "\"relu\"")), "\"relu\" is not supported");
+  expect_convert_error(variant("rope", "config.json", edited("\"rope_type\": \"linear\"", "\"rope_type\": \"yarn\"")), "yarn");
+  expect_convert_error(variant("mm", "config.json", edited("\"mm_tokens_per_image\": 16", "\"mm_tokens_per_image\": 15")),
+                       "mm_tokens_per_image");
+  expect_convert_error(variant("img", "config.json", edited("\"patch_size\": 14", "\"patch_size\": 15")),
+                       "is not a multiple of vision.patch_size");
+  expect_convert_error(variant("pre", "preprocessor_config.json", "{\"size\": {\"height\": 224, \"width\": 224}}"),
+                       "disagrees with vision_config.image_size");
+  expect_convert_error(variant("notok", "tokenizer.model", ""), "tokenizer.model: missing");
+  expect_convert_error(variant("badtok", "tokenizer.model", "this is not a protobuf"), "tokenizer.model");
+  // Output path that cannot be written.
+  std::string msg;
+  try {
+    convert(kTiny, tmp / "no/such/dir/out.g3", WeightType::BF16);
+  } catch (const gemma3::Error& e) {
+    msg = e.what();
+  }
+  CHECK_MESSAGE(msg.find("cannot create output file") != std::string::npos, msg);
+}
+
+TEST_CASE("gemma3-convert exits non-zero with 'error: ...' and leaves no file") {
+  const std::string exe = std::string(GEMMA3_BINARY_DIR) + "/gemma3-convert";
+  REQUIRE_MESSAGE(exists(exe), "build the gemma3-convert target first: " << exe);
+  TempDir tmp;
+  const std::string err = tmp / "stderr.txt";
+  const int rc = std::system((exe + " " + tmp.path + " " + (tmp / "out.g3") + " 2> " + err).c_str());
+  CHECK(rc != 0);
+  CHECK(read_text(err).rfind("error: ", 0) == 0);
+  CHECK(!exists(tmp / "out.g3"));
+  const int rc2 = std::system((exe + " " + kTiny + " " + (tmp / "out.g3") + " --type q5 2> " + err).c_str());
+  CHECK(rc2 != 0);
+  CHECK(read_text(err).find("q5") != std::string::npos);
+  const int ok = std::system((exe + " " + kTiny + " " + (tmp / "out.g3") + " --type q8 2> " + err).c_str());
+  CHECK(ok == 0);
+  CHECK(read_text(err).find("145 tensors") != std::string::npos);
+  CHECK(exists(tmp / "out.g3"));
+}
+
+// ---- configs other than the fixture's ------------------------------------------------
+
+namespace {
+
+// A checkpoint directory for `config_json` with random bf16 tensors named by
+// variant `name_variant` of each table entry (0 = released, 1 = newer HF,
+// 2 = text-only "model.*"), plus the tiny tokenizer files.
+std::string make_checkpoint(const TempDir& tmp, const std::string& name, const std::string& config_json,
+                            size_t name_variant, std::vector<StEntry> extra = {}) {
+  const std::string dir = tmp / name;
+  ::mkdir(dir.c_str(), 0755);
+  write_text(dir + "/config.json", config_json);
+  write_bytes(dir + "/tokenizer.model", read_bytes(kTiny + "/tokenizer.model"));
+  write_bytes(dir + "/tokenizer_config.json", read_bytes(kTiny + "/tokenizer_config.json"));
+  gemma3::ModelConfig cfg = d::resolve_hf_config(config_json, "config.json");
+  std::mt19937 rng(1234);
+  std::vector<StEntry> es;
+  for (const auto& s : gemma3::tensor_table(cfg)) {
+    REQUIRE(name_variant < s.hf_names.size());
+    es.push_back({s.hf_names[name_variant], "BF16", s.hf_shape,
+                  random_bf16(size_t(gemma3::element_count(s.hf_shape)), rng)});
+  }
+  for (auto& e : extra) es.push_back(std::move(e));
+  write_safetensors(dir + "/model.safetensors", es);
+  return dir;
+}
+
+}  // namespace
+
+TEST_CASE("a held-out config is honoured: sizes, heads, window, pattern all from config.json") {
+  TempDir tmp;
+  const std::string cfg =
+      "{\"model_type\": \"gemma3\", \"boi_token_index\": 900, \"eoi_token_index\": 901, \"image_token_index\": 960,"
+      " \"eos_token_id\": [1, 5], \"mm_tokens_per_image\": 4,"
+      " \"text_config\": {\"hidden_size\": 48, \"num_hidden_layers\": 3, \"num_attention_heads\": 2,"
+      "   \"num_key_value_heads\": 1, \"head_dim\": 16, \"intermediate_size\": 96, \"vocab_size\": 1024,"
+      "   \"sliding_window\": 5, \"sliding_window_pattern\": 2, \"query_pre_attn_scalar\": 16, \"rope_scaling\": null,"
+      "   \"max_position_embeddings\": 512},"
+      " \"vision_config\": {\"hidden_size\": 32, \"num_hidden_layers\": 1, \"num_attention_heads\": 2,"
+      "   \"intermediate_size\": 40, \"image_size\": 56, \"patch_size\": 14}}";
+  const std::string dir = make_checkpoint(tmp, "held", cfg, 1);  // newer "model.language_model.*" names
+  convert(dir, tmp / "held.g3", WeightType::F32);
+  const gemma3::ModelFile mf = gemma3::ModelFile::open(tmp / "held.g3");
+  const gemma3::ModelConfig& c = mf.config();
+  CHECK(c.text.num_hidden_layers == 3);
+  CHECK(c.text.sliding_window == 5);
+  CHECK(c.text.layer_is_global == std::vector<bool>{false, true, false});
+  CHECK(c.text.rope_scaling_factor == 1.0);
+  CHECK(c.text.max_position_embeddings == 512);
+  CHECK(c.text.rope_theta == 1e6);  // class default
+  CHECK(c.vision.image_size == 56);
+  CHECK(c.pooling_kernel() == 2);
+  const gemma3::Weights w = gemma3::bind_weights(mf);
+  REQUIRE(w.text.layers.size() == 3);
+  CHECK(w.text.embed_tokens.rows == 1024);
+  CHECK(w.text.embed_tokens.cols == 48);
+  CHECK(w.text.layers[2].q_proj.rows == 32);
+  CHECK(w.text.layers[2].k_proj.rows == 16);
+  CHECK(w.text.layers[2].o_proj.rows == 48);
+  CHECK(w.text.layers[2].o_proj.cols == 32);
+  CHECK(w.text.layers[2].down_proj.cols == 96);
+  REQUIRE(w.vision.layers.size() == 1);
+  CHECK(w.vision.layers[0].fc1.rows == 40);
+  CHECK(w.vision.patch_embedding.rows == 32);
+  CHECK(w.vision.patch_embedding.cols == 588);
+  CHECK(w.projector.mm_input_projection.rows == 48);
+  CHECK(w.projector.mm_input_projection.cols == 32);
+  CHECK(mf.f32("vision_tower.vision_model.embeddings.position_embedding.weight", 16 * 32) != nullptr);
+  // The non-square projector is transposed: ours[r][c] == HF[c][r].
+  const d::SafetensorsCheckpoint ck = d::SafetensorsCheckpoint::open_dir(dir);
+  const d::StTensor* p = ck.find("model.multi_modal_projector.mm_input_projection_weight");
+  REQUIRE(p != nullptr);
+  std::vector<float> hf(32 * 48);
+  ck.read_f32(*p, 0, hf.size(), hf.data());
+  const float* ours = reinterpret_cast<const float*>(w.projector.mm_input_projection.data);
+  size_t bad = 0;
+  for (size_t r = 0; r < 48; ++r)
+    for (size_t col = 0; col < 32; ++col) bad += ours[r * 32 + col] != hf[col * 48 + r];
+  CHECK(bad == 0);
+}
+
+TEST_CASE("text-only checkpoints: model.* names, tied lm_head accepted only when equal") {
+  TempDir tmp;
+  const std::string cfg =
+      "{\"model_type\": \"gemma3_text\", \"hidden_size\": 32, \"num_hidden_layers\": 2, \"num_attention_heads\": 2,"
+      " \"num_key_value_heads\": 2, \"head_dim\": 8, \"intermediate_size\": 64, \"vocab_size\": 1024,"
+      " \"layer_types\": [\"full_attention\", \"sliding_attention\"], \"eos_token_id\": [1, 5]}";
+  // lm_head equal to the embedding: the generator below makes the same bytes from the same seed.
+  std::mt19937 rng(1234);
+  const StEntry head{"lm_head.weight", "BF16", {1024, 32}, random_bf16(1024 * 32, rng)};
+  const std::string dir = make_checkpoint(tmp, "text", cfg, 2, {head});
+  convert(dir, tmp / "text.g3", WeightType::BF16);
+  const gemma3::ModelFile mf = gemma3::ModelFile::open(tmp / "text.g3");
+  CHECK(!mf.config().has_vision);
+  CHECK(mf.config().text.layer_is_global == std::vector<bool>{true, false});
+  CHECK(mf.tensors().size() == 1 + 2 * 13 + 1);
+  const gemma3::Weights w = gemma3::bind_weights(mf);
+  CHECK(w.vision.layers.empty());
+  CHECK(w.projector.mm_input_projection.data == nullptr);
+
+  StEntry other = head;
+  other.bytes[0] ^= 1;
+  expect_convert_error(make_checkpoint(tmp, "untied", cfg, 2, {other}), "untied LM heads are not supported");
+  const StEntry vis{"vision_tower.vision_model.post_layernorm.bias", "BF16", {4}, std::vector<uint8_t>(8)};
+  expect_convert_error(make_checkpoint(tmp, "stray", cfg, 2, {vis}), "config.json describes a text-only model");
+}

@@ -89,8 +89,8 @@ inline std::vector<StTensor> parse_safetensors(const uint8_t* data, size_t size,
       const int64_t v = d.as_int(tw + ".shape");
       if (v < 0 || v > (int64_t(1) << 40)) throw Error(tw + ": bad dimension " + std::to_string(v));
       t.shape.push_back(uint64_t(v));
-      numel = (v == 0 || numel == 0) ? 0 : numel * uint64_t(v);
-      if (numel > (uint64_t(1) << 42)) throw Error(tw + ": too many elements");
+      if (v != 0 && numel > (uint64_t(1) << 42) / uint64_t(v)) throw Error(tw + ": too many elements");
+      numel *= uint64_t(v);
     }
     const auto& offs = json::get(e, "data_offsets", tw).as_array(tw + ".data_offsets");
     if (offs.size() != 2) throw Error(tw + ": data_offsets must hold two numbers");
