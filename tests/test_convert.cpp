@@ -530,3 +530,27 @@ TEST_CASE("text-only checkpoints: model.* names, tied lm_head accepted only when
   const StEntry vis{"vision_tower.vision_model.post_layernorm.bias", "BF16", {4}, std::vector<uint8_t>(8)};
   expect_convert_error(make_checkpoint(tmp, "stray", cfg, 2, {vis}), "config.json describes a text-only model");
 }
+
+TEST_CASE("random damage to a safetensors header gives an Error or a valid parse, never a crash") {
+  const auto good = read_bytes(kTiny + "/model.safetensors");
+  uint64_t n = 0;
+  for (int i = 7; i >= 0; --i) n = (n << 8) | good[size_t(i)];
+  std::mt19937 rng(11);
+  size_t rejected = 0;
+  for (int round = 0; round < 2000; ++round) {
+    std::vector<uint8_t> b = good;
+    const int flips = 1 + int(rng() % 3);
+    for (int k = 0; k < flips; ++k) {
+      const size_t at = rng() % 3 == 0 ? rng() % 8 : 8 + rng() % n;
+      b[at] = uint8_t(rng());
+    }
+    if (rng() % 4 == 0) b.resize(rng() % b.size());
+    try {
+      const auto ts = d::parse_safetensors(b.data(), b.size(), "fuzz");
+      for (const auto& t : ts) CHECK(t.end <= b.size());
+    } catch (const gemma3::Error&) {
+      ++rejected;
+    }
+  }
+  CHECK(rejected > 1000);
+}
