@@ -1,0 +1,194 @@
+// Tests of gemma3/session.hpp + gemma3/model.hpp: the public API on the tiny
+// model — greedy generation vs the reference continuation, multi-turn chat
+// reusing the cache (and producing the template's ids), streaming, stopping,
+// seeds, context overflow, prefill chunking around image spans.
+#include <doctest/doctest.h>
+
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "gemma3/detail/hf_convert.hpp"
+#include "gemma3/session.hpp"
+#include "text_goldens.hpp"
+
+using namespace gemma3;
+
+namespace {
+
+const Model& tiny_model() {
+  static std::unique_ptr<Model> m;
+  if (!m) {
+    const std::string out = std::string(GEMMA3_BINARY_DIR) + "/test_session_tiny_f32.g3";
+    detail::ConvertOptions o;
+    o.type = WeightType::F32;
+    detail::convert_hf_checkpoint(std::string(GEMMA3_TEST_DATA_DIR) + "/tiny/model", out, o);
+    m.reset(new Model(out));
+  }
+  return *m;
+}
+
+SessionOptions greedy_f32() {
+  SessionOptions o;
+  o.context = 256;
+  o.kv_type = KVType::F32;
+  o.threads = 2;
+  o.sampling.greedy = true;
+  return o;
+}
+
+}  // namespace
+
+TEST_CASE("session: greedy raw generation reproduces the reference continuation") {
+  Session s(tiny_model(), greedy_f32());
+  const auto prompt = goldens::ids("gen_prompt_ids");
+  const auto want = goldens::ids("gen_new_ids");
+  std::string streamed;
+  const auto r = s.generate(prompt, [&](const std::string& t, int) {
+    streamed += t;
+    return true;
+  }, want.size());
+  CHECK(r.tokens == want);
+  CHECK(r.reason == StopReason::MaxTokens);
+  CHECK(streamed == r.text);
+  CHECK(r.text == tiny_model().tokenizer().decode(want));
+  const Timings& t = s.timings();
+  CHECK(t.prompt_tokens == prompt.size());
+  CHECK(t.generated_tokens == want.size());
+  CHECK(t.decode_steps == want.size() - 1);  // the last token is held back, not fed
+  CHECK(t.time_to_first_token > 0);
+  CHECK(s.position() == prompt.size() + want.size() - 1);
+  // reset: the same again
+  s.reset();
+  CHECK(s.position() == 0);
+  CHECK(s.generate(prompt, {}, want.size()).tokens == want);
+}
+
+TEST_CASE("session: multi-turn chat reuses the cache and follows the template") {
+  const Model& m = tiny_model();
+  Session s(m, greedy_f32());
+  s.set_system("be brief");
+  const auto r1 = s.chat("hello there", {}, 6);
+  const std::vector<int> after1 = s.tokens();
+  const ChatFormat fmt = ChatFormat::from_config(m.config());
+  const auto turn1 = tokenize_chat(m.tokenizer(),
+                                   {ChatMessage("system", "be brief"), ChatMessage("user", "hello there")},
+                                   true, fmt);
+  REQUIRE(after1.size() >= turn1.size());
+  CHECK(std::vector<int>(after1.begin(), after1.begin() + std::ptrdiff_t(turn1.size())) == turn1);
+  CHECK_THROWS_AS(s.set_system("too late"), Error);
+
+  const auto r2 = s.chat("and then?", {}, 4);
+  // Only the new turn was prefilled (plus the held-back last reply token).
+  const auto full_empty_reply = tokenize_chat(
+      m.tokenizer(),
+      {ChatMessage("system", "be brief"), ChatMessage("user", "hello there"),
+       ChatMessage("assistant", ""), ChatMessage("user", "and then?")},
+      true, fmt);
+  std::vector<int> expect = turn1;
+  expect.insert(expect.end(), r1.tokens.begin(), r1.tokens.end());
+  expect.insert(expect.end(), full_empty_reply.begin() + std::ptrdiff_t(turn1.size()),
+                full_empty_reply.end());
+  std::vector<int> hist(s.tokens().begin(), s.tokens().begin() + std::ptrdiff_t(expect.size()));
+  CHECK(hist == expect);
+  CHECK(s.timings().prompt_tokens ==
+        expect.size() - after1.size());  // never re-runs earlier turns
+
+  // The same conversation again gives the same ids (greedy, deterministic).
+  Session again(m, greedy_f32());
+  again.set_system("be brief");
+  again.chat("hello there", {}, 6);
+  CHECK(again.chat("and then?", {}, 4).tokens == r2.tokens);
+  CHECK(again.tokens() == s.tokens());
+}
+
+TEST_CASE("session: cached multi-turn logits equal a single prefill of the same ids") {
+  const Model& m = tiny_model();
+  Session s(m, greedy_f32());
+  s.chat("one two", {}, 5);
+  s.chat("three", {}, 3);
+  // Feed one more token through the session's cache (after the held-back
+  // last reply token), and the whole history fresh in one prefill.
+  const size_t before = s.position();
+  const std::vector<float> via_cache = s.prefill({7});
+  CHECK(s.position() == before + 2);
+  const std::vector<int> all = s.tokens();
+  Session fresh(m, greedy_f32());
+  const std::vector<float> one_shot = fresh.prefill(all);
+  const auto d = goldens::compare(via_cache.data(), one_shot.data(), one_shot.size());
+  CHECK(d.worst_ratio <= 1.0);
+}
+
+TEST_CASE("session: streaming callback can stop; stop tokens end a turn") {
+  Session s(tiny_model(), greedy_f32());
+  int calls = 0;
+  const auto r = s.generate(goldens::ids("gen_prompt_ids"), [&](const std::string&, int) {
+    ++calls;
+    return false;
+  });
+  CHECK(calls == 1);
+  CHECK(r.tokens.size() == 1);
+  CHECK(r.reason == StopReason::Callback);
+}
+
+TEST_CASE("session: seeded sampling is reproducible; never samples excluded ids") {
+  SessionOptions o = greedy_f32();
+  o.sampling = SamplingOptions();  // release defaults: top_k 64, top_p 0.95
+  o.sampling.seed = 7;
+  o.sampling.temperature = 1.5f;
+  const auto prompt = goldens::ids("text0_ids");
+  Session a(tiny_model(), o), b(tiny_model(), o);
+  const auto ra = a.generate(prompt, {}, 40);
+  const auto rb = b.generate(prompt, {}, 40);
+  CHECK(ra.tokens == rb.tokens);
+  const ModelConfig& c = tiny_model().config();
+  for (int id : ra.tokens) {
+    CHECK(id < tiny_model().tokenizer().vocab_size());
+    CHECK(id != c.tokens.boi);
+    CHECK(id != c.tokens.eoi);
+    CHECK(id != c.tokens.image);
+  }
+}
+
+TEST_CASE("session: context overflow is a clear error") {
+  SessionOptions o = greedy_f32();
+  o.context = 12;
+  Session s(tiny_model(), o);
+  std::vector<int> long_prompt(13, 20);
+  CHECK_THROWS_WITH_AS(s.generate(long_prompt, {}, 1), doctest::Contains("context overflow"), Error);
+  CHECK(s.position() == 0);
+  CHECK_THROWS_WITH_AS(s.generate(goldens::ids("text0_ids"), {}, 100),
+                       doctest::Contains("context overflow"), Error);
+  o.context = size_t(tiny_model().config().text.max_position_embeddings) + 1;
+  CHECK_THROWS_AS(Session(tiny_model(), o), Error);
+}
+
+TEST_CASE("session: images are rejected for now; chat and raw modes do not mix") {
+  Session s(tiny_model(), greedy_f32());
+  CHECK_THROWS_WITH_AS(s.chat(std::vector<ChatPart>{ChatPart::make_image()}),
+                       doctest::Contains("not supported yet"), Error);
+  s.generate({2, 30}, {}, 1);
+  CHECK_THROWS_AS(s.chat("hi"), Error);
+  s.reset();
+  CHECK_NOTHROW(s.chat("hi", {}, 1));
+}
+
+TEST_CASE("session: prefill chunks never split an image span") {
+  const Model& m = tiny_model();
+  const auto ids = goldens::ids("mm_ids");
+  const auto blocks = image_blocks_from_token_types(goldens::ids("mm_token_type_ids"));
+  const auto e0 = goldens::load("img0_image_embeddings");
+  const auto e1 = goldens::load("img1_image_embeddings");
+  const auto ref = goldens::load("mm_logits");
+  const size_t V = m.decoder().vocab_rows();
+  for (size_t chunk : {size_t(3), size_t(7), size_t(20), size_t(256)}) {
+    SessionOptions o = greedy_f32();
+    o.prefill_chunk = chunk;
+    Session s(m, o);
+    const auto& logits = s.prefill(ids, {{blocks[0].start, blocks[0].count, e0.data.data()},
+                                         {blocks[1].start, blocks[1].count, e1.data.data()}});
+    INFO("chunk " << chunk);
+    const auto d = goldens::compare(logits.data(), ref.data.data() + (ids.size() - 1) * V, V);
+    CHECK(d.worst_ratio <= 1.0);
+  }
+}
