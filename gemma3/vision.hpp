@@ -114,9 +114,13 @@ inline void encode_image(const ModelConfig& cfg, const Weights& w, const float* 
 
 namespace detail {
 
-// Query rows per attention task: the scores tile [kVisionQueryTile, N] (1 MB
-// at N = 4096) stays in L2 between Q·Kᵀ, the softmax and P·V.
-constexpr size_t kVisionQueryTile = 64;
+// Query rows per attention task. Both products repack their W operand (K_h,
+// then V_hᵀ: N·dh floats) for every task and reuse it for kVisionQueryTile
+// query rows, so larger tiles amortize the packing; 256 reaches ~95 % of the
+// FMA peak on q·kᵀ (measured on Zen 5; 64 gave ~65 %). The scores tile
+// [256, N] (4 MB at N = 4096) per thread lives in L2/L3 between q·kᵀ, the
+// softmax and p·v.
+constexpr size_t kVisionQueryTile = 256;
 
 // Row blocks for the element-wise passes (LayerNorm, GELU, residual adds),
 // so they use all threads; any split gives the same bits.

@@ -22,9 +22,7 @@
 #include <vector>
 
 #include "gemma3/detail/hf_convert.hpp"
-#ifdef GEMMA3_VISION_TEST_PNG  // TODO: gemma3/image.hpp redefines gemma3::PreprocessConfig (config.hpp)
 #include "gemma3/image.hpp"
-#endif
 #include "gemma3/model_file.hpp"
 #include "gemma3/vision.hpp"
 #include "gemma3/weights.hpp"
@@ -221,16 +219,13 @@ TEST_CASE("vision: results do not depend on the thread count") {
   CHECK(a == b);
 }
 
-#ifdef GEMMA3_VISION_TEST_PNG
 TEST_CASE("vision: end to end from the PNG through the image preprocessing") {
   const TinyModel& m = tiny("f32");
   const ModelConfig& cfg = m.file.config();
-  PreprocessConfig pc;
-  pc.image_size = cfg.vision.image_size;
   std::vector<float> out;
   for (int image : {0, 1}) {
     const std::string png = image == 0 ? "img0_photo_150x97.png" : "img1_pattern_64x64.png";
-    const PixelValues pv = preprocess_image(load_image(kData + "/vision/" + png), pc);
+    const PixelValues pv = preprocess_image(load_image(kData + "/vision/" + png), cfg);
     REQUIRE(pv.count == 1);
     out.assign(size_t(cfg.mm_tokens_per_image) * size_t(cfg.text.hidden_size), 0.0f);
     encode_image(cfg, m.weights, pv.image(0), out.data(), ops::ThreadContext(2));
@@ -241,7 +236,6 @@ TEST_CASE("vision: end to end from the PNG through the image preprocessing") {
     CHECK(d.max_excess <= 1e-5);
   }
 }
-#endif
 
 TEST_CASE("vision: bad configs and missing weights are clear errors") {
   const TinyModel& m = tiny("f32");
