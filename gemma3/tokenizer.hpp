@@ -363,6 +363,16 @@ class Tokenizer {
       }
     }
     if (unk_id_ < 0) throw Error(what + ": no unknown piece (<unk>)");
+    // A merge can span the start of a "▁" run only through a piece with a "▁" after
+    // another character: remember those (piece id, offset of that "▁").
+    bridges_.clear();
+    for (size_t i = 0; i < pieces_.size(); ++i) {
+      const std::string& t = pieces_[i].text;
+      if (!mergeable(pieces_[i].type)) continue;
+      for (size_t k = t.find(detail::kSpaceSymbol, 1); k != std::string::npos; k = t.find(detail::kSpaceSymbol, k + 1))
+        if (!(k >= 3 && t.compare(k - 3, 3, detail::kSpaceSymbol) == 0)) bridges_.emplace_back(static_cast<int>(i), k);
+    }
+    space_cuts_ = bridges_.size() <= 64;  // else only frozen symbols cut (still exact)
     if (opt_.byte_fallback) {
       for (int b = 0; b < 256; ++b) {
         if (byte_id_[static_cast<size_t>(b)] < 0) {
@@ -434,13 +444,21 @@ class Tokenizer {
     bool freeze;
   };
   struct Candidate {
-    float score;
+    uint64_t key;  // order_key(score, left): bigger = merged first
     int32_t left, right, size;
   };
-  // Max-heap order: higher score first, then the leftmost pair.
-  static bool candidate_less(const Candidate& a, const Candidate& b) {
-    return a.score < b.score || (a.score == b.score && a.left > b.left);
+  // Max-heap order: higher score first, then the leftmost pair, as one integer
+  // (a float's bits made monotonic in the high half, ~left in the low half).
+  static uint64_t order_key(float score, int32_t left) {
+    if (score == 0.0f) score = 0.0f;  // -0 == +0
+    uint32_t u;
+    std::memcpy(&u, &score, 4);
+    u = (u & 0x80000000u) ? ~u : (u | 0x80000000u);
+    return (static_cast<uint64_t>(u) << 32) | static_cast<uint32_t>(~static_cast<uint32_t>(left));
   }
+  struct CandidateLess {
+    bool operator()(const Candidate& a, const Candidate& b) const { return a.key < b.key; }
+  };
   static bool mergeable(PieceType t) {
     return t == PieceType::Normal || t == PieceType::UserDefined || t == PieceType::Unused;
   }
@@ -468,6 +486,7 @@ class Tokenizer {
     // SentencePiece remembers, for each UNUSED piece string, the last proposed pair that
     // formed it, to split it back at the end (bpe_model.cc rev_merge).
     std::unordered_map<std::string_view, std::pair<std::string_view, std::string_view>> rev_merge;
+    bool heaped = false;  // the first pairs are collected, then heapified in O(n)
     auto maybe_add = [&](int32_t l, int32_t r) {
       if (l < 0 || r < 0 || sym[static_cast<size_t>(l)].freeze || sym[static_cast<size_t>(r)].freeze) return;
       const Symbol& a = sym[static_cast<size_t>(l)];
@@ -478,29 +497,35 @@ class Tokenizer {
       if (id < 0) return;
       const Piece& p = pieces_[static_cast<size_t>(id)];
       if (!mergeable(p.type)) return;
-      heap.push_back(Candidate{p.score, l, r, static_cast<int32_t>(len)});
-      std::push_heap(heap.begin(), heap.end(), candidate_less);
+      heap.push_back(Candidate{order_key(p.score, l), l, r, static_cast<int32_t>(len)});
+      if (heaped) std::push_heap(heap.begin(), heap.end(), CandidateLess{});
       if (p.type == PieceType::Unused)
         rev_merge[std::string_view(s + a.begin, len)] = {std::string_view(s + a.begin, static_cast<size_t>(a.len)),
                                                           std::string_view(s + b.begin, static_cast<size_t>(b.len))};
     };
-    for (size_t i = 1; i < sym.size(); ++i) maybe_add(static_cast<int32_t>(i - 1), static_cast<int32_t>(i));
-
-    while (!heap.empty()) {
-      std::pop_heap(heap.begin(), heap.end(), candidate_less);
-      const Candidate top = heap.back();
-      heap.pop_back();
-      Symbol& l = sym[static_cast<size_t>(top.left)];
-      Symbol& r = sym[static_cast<size_t>(top.right)];
-      // Stale: one side was merged away or grew since this pair was proposed.
-      if (l.len == 0 || r.len == 0 || l.len + r.len != top.size) continue;
-      l.len += r.len;
-      l.next = r.next;
-      if (r.next >= 0) sym[static_cast<size_t>(r.next)].prev = top.left;
-      r.len = 0;
-      maybe_add(l.prev, top.left);
-      maybe_add(top.left, l.next);
-    }
+    // Merges the symbols [first, last) among themselves.
+    auto merge_range = [&](size_t first, size_t last) {
+      heap.clear();
+      heaped = false;
+      for (size_t i = first + 1; i < last; ++i) maybe_add(static_cast<int32_t>(i - 1), static_cast<int32_t>(i));
+      std::make_heap(heap.begin(), heap.end(), CandidateLess{});
+      heaped = true;
+      while (!heap.empty()) {
+        std::pop_heap(heap.begin(), heap.end(), CandidateLess{});
+        const Candidate top = heap.back();
+        heap.pop_back();
+        Symbol& l = sym[static_cast<size_t>(top.left)];
+        Symbol& r = sym[static_cast<size_t>(top.right)];
+        // Stale: one side was merged away or grew since this pair was proposed.
+        if (l.len == 0 || r.len == 0 || l.len + r.len != top.size) continue;
+        l.len += r.len;
+        l.next = r.next;
+        if (r.next >= 0) sym[static_cast<size_t>(r.next)].prev = top.left;
+        r.len = 0;
+        maybe_add(l.prev, top.left);
+        maybe_add(top.left, l.next);
+      }
+    };
 
     bool prev_unk = false;
     auto emit = [&](std::string_view w) {
@@ -532,8 +557,44 @@ class Tokenizer {
       }
       emit(w);
     };
-    for (int32_t i = 0; i != -1; i = sym[static_cast<size_t>(i)].next)
-      resegment(std::string_view(s + sym[static_cast<size_t>(i)].begin, static_cast<size_t>(sym[static_cast<size_t>(i)].len)), resegment);
+    auto output_from = [&](size_t first) {
+      for (int32_t i = static_cast<int32_t>(first); i != -1; i = sym[static_cast<size_t>(i)].next) {
+        const Symbol& y = sym[static_cast<size_t>(i)];
+        resegment(std::string_view(s + y.begin, static_cast<size_t>(y.len)), resegment);
+      }
+    };
+
+    // No merge can span a frozen symbol, nor the start of a run of "▁" unless a piece
+    // with a "▁" after another character (bridges_, e.g. ">▁</") matches the text
+    // there, so the text is merged in these independent chunks: same result, much
+    // smaller heaps. Not with UNUSED pieces, whose
+    // resegmentation depends on the global order of proposals.
+    auto is_cut = [&](size_t i) {
+      if (sym[i].freeze || sym[i - 1].freeze) return true;  // frozen symbols never merge
+      const size_t b = static_cast<size_t>(sym[i].begin);
+      if (!space_cuts_ || norm.compare(b, 3, detail::kSpaceSymbol) != 0 ||
+          (b >= 3 && norm.compare(b - 3, 3, detail::kSpaceSymbol) == 0))
+        return false;
+      for (const auto& br : bridges_) {  // a piece like ">▁</" could still span it
+        const size_t k = br.second;
+        const std::string& t = pieces_[static_cast<size_t>(br.first)].text;
+        if (b >= k && norm.compare(b - k, t.size(), t) == 0) return false;
+      }
+      return true;
+    };
+    const bool chunked = !has_unused_;
+    for (size_t first = 0; first < sym.size();) {
+      size_t last = sym.size();
+      if (chunked) {
+        last = first + 1;
+        while (last < sym.size() && !is_cut(last)) ++last;
+        sym[first].prev = -1;
+        sym[last - 1].next = -1;
+      }
+      merge_range(first, last);
+      output_from(first);
+      first = last;
+    }
   }
 
   // Turns pending byte-piece bytes into text. Not final: keeps a tail that more bytes
@@ -602,6 +663,8 @@ class Tokenizer {
   std::vector<int> byte_id_;
   int unk_id_ = -1, bos_id_ = -1, eos_id_ = -1, pad_id_ = -1;
   bool has_unused_ = false;
+  bool space_cuts_ = false;
+  std::vector<std::pair<int, size_t>> bridges_;
   size_t max_piece_len_ = 0;
 };
 

@@ -5,7 +5,7 @@
 // follows SentencePiece (docs/tokenizer.md explains the differences with HF's own
 // runtime):
 //   * ids and texts come from model.vocab (must be dense 0..n-1);
-//   * added tokens below n: "<pad>", "<eos>", "<bos>", "<s>", "</s>" are CONTROL,
+//   * added tokens below n: special "<pad>", "<eos>", "<bos>", "<s>", "</s>" are CONTROL,
 //     model.unk_token is UNKNOWN, every other added token is USER_DEFINED;
 //     added tokens at n or above (Gemma's "<image_soft_token>" = 262144) are HF-only
 //     and not part of the SentencePiece vocabulary: they are skipped;
@@ -130,8 +130,11 @@ inline TokenizerData parse_tokenizer_json(std::string_view text, const std::stri
       if (p.text != content)
         throw Error(awhat + " \"" + content + "\" has id " + std::to_string(id) + ", which model.vocab gives to \"" +
                     p.text + "\"");
-      const bool control = content == "<pad>" || content == "<eos>" || content == "<bos>" || content == "<s>" ||
-                           content == "</s>";
+      const json::Value* sp = t.find("special");
+      const bool special = sp != nullptr && sp->is_bool() && sp->as_bool();
+      // Gemma's "<s>"/"</s>" are HTML tags (not special): user-defined.
+      const bool control = special && (content == "<pad>" || content == "<eos>" || content == "<bos>" ||
+                                       content == "<s>" || content == "</s>");
       p.type = content == unk ? PieceType::Unknown : control ? PieceType::Control : PieceType::UserDefined;
     }
   }
