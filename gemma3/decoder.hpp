@@ -197,9 +197,11 @@ class Decoder {
 
   // Runs ids[0, n) at positions cache.length() … and commits them to the cache.
   // logits: [n, V] if all_logits, else [1, V] (the last token's); may be null.
+  // observer: see ForwardObserver; observe_attn_probs = false skips the
+  // attention probabilities (the only intermediate that grows with context).
   void forward(KVCache& cache, const int* ids, size_t n, const std::vector<ImageSpan>& images,
                float* logits, bool all_logits, ForwardBuffers& b, const ops::ThreadContext& tc,
-               const ForwardObserver* observer = nullptr) const {
+               const ForwardObserver* observer = nullptr, bool observe_attn_probs = true) const {
     const TextConfig& c = cfg_.text;
     const TextWeights& W = *w_;
     const size_t H = size_t(c.hidden_size), D = size_t(c.head_dim);
@@ -313,13 +315,13 @@ class Decoder {
 
       ap.global = global;
       float* probs = nullptr;
-      if (watching) {
+      if (watching && observe_attn_probs) {  // Nq·n·T floats: skip for long dumps
         b.probs.assign(Nq * n * T, 0.0f);
         probs = b.probs.data();
       }
       attention(ap, cache, l, b.q.data(), b.k.data(), b.v.data(), n, p0, blocks, b.ctx.data(),
                 probs, tc);
-      observe("attn_probs", li, probs, {Nq, n, T});
+      if (probs) observe("attn_probs", li, probs, {Nq, n, T});
       observe("attn_context", li, b.ctx.data(), {n, Q});
       detail::linear(L.o_proj, b.ctx.data(), n, b.o.data(), tc);
       observe("o_proj", li, b.o.data(), {n, H});

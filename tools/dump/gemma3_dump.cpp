@@ -1,0 +1,167 @@
+// gemma3-dump — the reference outputs of this implementation, for checking
+// another backend against it (format: docs/decoder.md).
+//
+//   gemma3-dump -m MODEL --ids 2,105,... [--logits OUT.npy] [--hidden OUT.npy]
+//               [--generate N] [--threads N] [--chunk N]
+//
+//   --logits    f32 logits of every position, [tokens, vocab_size] (.npy)
+//   --hidden    the residual stream, [layers + 1, tokens, hidden] (.npy):
+//               index 0 = scaled embeddings, index i = output of layer i − 1
+//               (before the final norm)
+//   --generate  prints N greedy continuation ids on one line, space-separated:
+//               plain argmax over ALL logits (lowest id on ties), no id
+//               excluded, no stop token — the reference loop
+// The KV cache is f32, so the numbers are those of exact f32 arithmetic.
+#include <algorithm>
+#include <cstdio>
+#include <cstdlib>
+#include <exception>
+#include <string>
+#include <vector>
+
+#include "gemma3/decoder.hpp"
+#include "gemma3/detail/npy.hpp"
+#include "gemma3/model.hpp"
+
+namespace {
+
+using gemma3::Error;
+
+void usage() {
+  std::fprintf(stderr,
+               "usage: gemma3-dump -m MODEL --ids ID,ID,... [--logits OUT.npy] [--hidden OUT.npy]\n"
+               "                   [--generate N] [--threads N] [--chunk N]\n"
+               "  --ids       the prompt token ids, comma-separated (include BOS yourself)\n"
+               "  --logits    write f32 logits of every position [tokens, vocab] as .npy\n"
+               "  --hidden    write the residual stream [layers+1, tokens, hidden] as .npy\n"
+               "              (0 = scaled embeddings, i = output of layer i-1, before final norm)\n"
+               "  --generate  print N greedy continuation ids (argmax over all logits, no stop)\n"
+               "  --threads   threads (default: all cores)\n"
+               "  --chunk     prompt tokens per forward call (default 256; results do not depend on it)\n");
+}
+
+size_t parse_size(const std::string& flag, const std::string& v) {
+  if (v.empty() || v.find_first_not_of("0123456789") != std::string::npos || v.size() > 12)
+    throw Error(flag + ": expected a non-negative integer, got \"" + v + "\"");
+  return size_t(std::stoull(v));
+}
+
+std::vector<int> parse_ids(const std::string& s) {
+  std::vector<int> ids;
+  size_t i = 0;
+  while (i <= s.size()) {
+    size_t j = s.find(',', i);
+    if (j == std::string::npos) j = s.size();
+    const std::string t = s.substr(i, j - i);
+    if (t.empty() || t.find_first_not_of("0123456789") != std::string::npos || t.size() > 9)
+      throw Error("--ids: \"" + t + "\" is not a token id (expected e.g. 2,105,2364)");
+    ids.push_back(std::stoi(t));
+    i = j + 1;
+  }
+  return ids;
+}
+
+int run(int argc, char** argv) {
+  std::string model_path, logits_path, hidden_path;
+  std::vector<int> ids;
+  bool have_ids = false;
+  size_t generate = 0, chunk = 256;
+  int threads = 0;
+  for (int i = 1; i < argc; ++i) {
+    const std::string a = argv[i];
+    auto value = [&]() -> std::string {
+      if (i + 1 >= argc) throw Error(a + ": missing value");
+      return argv[++i];
+    };
+    if (a == "-h" || a == "--help") {
+      usage();
+      return 0;
+    } else if (a == "-m" || a == "--model") {
+      model_path = value();
+    } else if (a == "--ids") {
+      ids = parse_ids(value());
+      have_ids = true;
+    } else if (a == "--logits") {
+      logits_path = value();
+    } else if (a == "--hidden") {
+      hidden_path = value();
+    } else if (a == "--generate") {
+      generate = parse_size(a, value());
+    } else if (a == "--threads") {
+      threads = int(parse_size(a, value()));
+    } else if (a == "--chunk") {
+      chunk = parse_size(a, value());
+      if (chunk == 0) throw Error("--chunk must be at least 1");
+    } else {
+      usage();
+      throw Error("unknown argument \"" + a + "\"");
+    }
+  }
+  if (model_path.empty()) throw Error("-m MODEL is required (see --help)");
+  if (!have_ids) throw Error("--ids is required (see --help)");
+  if (logits_path.empty() && hidden_path.empty() && generate == 0)
+    throw Error("nothing to do: give --logits, --hidden and/or --generate");
+
+  const gemma3::Model model(model_path);
+  const gemma3::Decoder& dec = model.decoder();
+  const gemma3::TextConfig& c = model.config().text;
+  const size_t n = ids.size(), V = dec.vocab_rows(), H = size_t(c.hidden_size);
+  const size_t L = size_t(c.num_hidden_layers);
+  const size_t context = n + (generate > 0 ? generate - 1 : 0);
+  if (context > size_t(c.max_position_embeddings))
+    throw Error("--ids and --generate need " + std::to_string(context) +
+                " positions; the model allows " + std::to_string(c.max_position_embeddings));
+  gemma3::KVCache cache(c, context, gemma3::KVType::F32);
+  gemma3::ForwardBuffers buf;
+  const gemma3::ops::ThreadContext tc =
+      threads > 0 ? gemma3::ops::ThreadContext(threads) : gemma3::ops::ThreadContext();
+
+  const bool want_all = !logits_path.empty();
+  std::vector<float> logits(want_all ? n * V : V);
+  std::vector<float> hidden(hidden_path.empty() ? 0 : (L + 1) * n * H);
+  size_t pos = 0;  // first row of the current chunk
+  gemma3::ForwardObserver obs = [&](const std::string& name, int layer, const float* data,
+                                    const std::vector<size_t>& shape) {
+    size_t slot;
+    if (name == "embed") slot = 0;
+    else if (name == "layer_output") slot = size_t(layer) + 1;
+    else return;
+    std::copy(data, data + shape[0] * H, hidden.begin() + std::ptrdiff_t((slot * n + pos) * H));
+  };
+  for (pos = 0; pos < n; pos += chunk) {
+    const size_t m = std::min(chunk, n - pos);
+    float* out = want_all ? logits.data() + pos * V : logits.data();
+    dec.forward(cache, ids.data() + pos, m, {}, out, want_all, buf, tc,
+                hidden.empty() ? nullptr : &obs, false);
+  }
+  if (!logits_path.empty()) gemma3::detail::write_npy_f32(logits_path, logits.data(), {n, V});
+  if (!hidden_path.empty())
+    gemma3::detail::write_npy_f32(hidden_path, hidden.data(), {L + 1, n, H});
+
+  if (generate > 0) {
+    std::vector<float> step(V);
+    const float* last = want_all ? logits.data() + (n - 1) * V : logits.data();
+    std::copy(last, last + V, step.begin());
+    std::string line;
+    for (size_t s = 0; s < generate; ++s) {
+      int best = 0;  // argmax over all logits; the first (lowest id) on ties
+      for (size_t i = 1; i < V; ++i)
+        if (step[i] > step[size_t(best)]) best = int(i);
+      line += (s ? " " : "") + std::to_string(best);
+      if (s + 1 < generate) dec.forward(cache, &best, 1, {}, step.data(), false, buf, tc);
+    }
+    std::printf("%s\n", line.c_str());
+  }
+  return 0;
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  try {
+    return run(argc, argv);
+  } catch (const std::exception& e) {
+    std::fprintf(stderr, "error: %s\n", e.what());
+    return 1;
+  }
+}

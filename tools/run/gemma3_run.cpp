@@ -1,0 +1,187 @@
+// gemma3-run — chat with a Gemma 3 model (or complete raw text) on the CPU.
+//
+//   gemma3-run -m MODEL -p "Why is the sky blue?"     one chat turn
+//   gemma3-run -m MODEL                                interactive chat (stdin lines; EOF ends)
+//   gemma3-run -m MODEL --raw -p "Once upon a time"    plain text completion (BOS + text)
+//
+// Text is streamed to stdout as it is generated; speed figures go to stderr.
+#include <unistd.h>
+
+#include <algorithm>
+#include <cstdio>
+#include <cstdlib>
+#include <exception>
+#include <iostream>
+#include <string>
+#include <vector>
+
+#include "gemma3/session.hpp"
+
+namespace {
+
+using gemma3::Error;
+
+void usage() {
+  std::fprintf(
+      stderr,
+      "usage: gemma3-run -m MODEL [-p PROMPT] [options]\n"
+      "  -m, --model FILE      model file (made by gemma3-convert)\n"
+      "  -p, --prompt TEXT     one chat turn; without -p: interactive chat on stdin (EOF ends)\n"
+      "  --system TEXT         system prompt (folded into the first user turn)\n"
+      "  --raw                 no chat template: BOS + the prompt text, then continue it\n"
+      "  -n, --max-tokens N    most tokens generated per turn (default 1024)\n"
+      "  --temp T              temperature (default 1.0; 0 = greedy)\n"
+      "  --top-k K             keep the K most likely tokens (default 64; 0 = off)\n"
+      "  --top-p P             nucleus sampling mass (default 0.95; 1 = off)\n"
+      "  --min-p P             drop tokens below P x the top probability (default 0 = off)\n"
+      "  --repeat-penalty R    penalise the last 64 tokens (default 1.0 = off)\n"
+      "  --greedy              always take the most likely token\n"
+      "  --seed S              random seed (default: random)\n"
+      "  --threads N           threads (default: all cores)\n"
+      "  --ctx N               context length in tokens (default 8192, at most the model's)\n"
+      "  --kv f32|bf16         KV cache type (default bf16: half the memory)\n"
+      "  -q, --quiet           no speed figures on stderr\n");
+}
+
+size_t parse_size(const std::string& flag, const std::string& v) {
+  if (v.empty() || v.find_first_not_of("0123456789") != std::string::npos || v.size() > 18)
+    throw Error(flag + ": expected a non-negative integer, got \"" + v + "\"");
+  return size_t(std::stoull(v));
+}
+
+float parse_float(const std::string& flag, const std::string& v) {
+  char* end = nullptr;
+  const float f = std::strtof(v.c_str(), &end);
+  if (v.empty() || *end != '\0') throw Error(flag + ": expected a number, got \"" + v + "\"");
+  return f;
+}
+
+void print_stats(const gemma3::Timings& t) {
+  std::fprintf(stderr,
+               "[prefill %zu tokens, %.1f tokens/s | decode %zu tokens, %.1f tokens/s | "
+               "time to first token %.3f s]\n",
+               t.prompt_tokens, t.prefill_tokens_per_second(), t.generated_tokens,
+               t.decode_tokens_per_second(), t.time_to_first_token);
+}
+
+int run(int argc, char** argv) {
+  std::string model_path, prompt, system;
+  bool have_prompt = false, raw = false, quiet = false;
+  size_t max_tokens = 1024, ctx = 0;
+  gemma3::SessionOptions opt;
+  for (int i = 1; i < argc; ++i) {
+    const std::string a = argv[i];
+    auto value = [&]() -> std::string {
+      if (i + 1 >= argc) throw Error(a + ": missing value");
+      return argv[++i];
+    };
+    if (a == "-h" || a == "--help") {
+      usage();
+      return 0;
+    } else if (a == "-m" || a == "--model") {
+      model_path = value();
+    } else if (a == "-p" || a == "--prompt") {
+      prompt = value();
+      have_prompt = true;
+    } else if (a == "--system") {
+      system = value();
+    } else if (a == "--raw") {
+      raw = true;
+    } else if (a == "-n" || a == "--max-tokens") {
+      max_tokens = parse_size(a, value());
+    } else if (a == "--temp") {
+      opt.sampling.temperature = parse_float(a, value());
+    } else if (a == "--top-k") {
+      opt.sampling.top_k = int(parse_size(a, value()));
+    } else if (a == "--top-p") {
+      opt.sampling.top_p = parse_float(a, value());
+    } else if (a == "--min-p") {
+      opt.sampling.min_p = parse_float(a, value());
+    } else if (a == "--repeat-penalty") {
+      opt.sampling.repeat_penalty = parse_float(a, value());
+    } else if (a == "--greedy") {
+      opt.sampling.greedy = true;
+    } else if (a == "--seed") {
+      opt.sampling.seed = uint64_t(parse_size(a, value()));
+    } else if (a == "--threads") {
+      opt.threads = int(parse_size(a, value()));
+    } else if (a == "--ctx") {
+      ctx = parse_size(a, value());
+      if (ctx == 0) throw Error("--ctx must be at least 1");
+    } else if (a == "--kv") {
+      const std::string t = value();
+      if (t == "f32") opt.kv_type = gemma3::KVType::F32;
+      else if (t == "bf16") opt.kv_type = gemma3::KVType::BF16;
+      else throw Error("--kv: expected f32 or bf16, got \"" + t + "\"");
+    } else if (a == "-q" || a == "--quiet") {
+      quiet = true;
+    } else {
+      usage();
+      throw Error("unknown argument \"" + a + "\"");
+    }
+  }
+  if (model_path.empty()) {
+    usage();
+    throw Error("-m MODEL is required");
+  }
+  if (raw && !have_prompt) throw Error("--raw needs -p PROMPT");
+  if (raw && !system.empty()) throw Error("--system does not apply to --raw text");
+  if (max_tokens == 0) throw Error("-n must be at least 1");
+
+  const gemma3::Model model(model_path);
+  const size_t max_ctx = size_t(model.config().text.max_position_embeddings);
+  if (ctx > max_ctx)
+    throw Error("--ctx " + std::to_string(ctx) + " exceeds the model's maximum context of " +
+                std::to_string(max_ctx) + " tokens");
+  opt.context = ctx ? ctx : std::min<size_t>(8192, max_ctx);
+  gemma3::Session session(model, opt);
+  if (!system.empty()) session.set_system(system);
+
+  auto print = [](const std::string& text, int) {
+    std::fwrite(text.data(), 1, text.size(), stdout);
+    std::fflush(stdout);
+    return true;
+  };
+
+  if (have_prompt) {
+    if (raw) {
+      std::vector<int> ids{model.config().tokens.bos};
+      const auto enc = model.tokenizer().encode(prompt);
+      ids.insert(ids.end(), enc.begin(), enc.end());
+      session.generate(ids, print, max_tokens);
+    } else {
+      session.chat(prompt, print, max_tokens);
+    }
+    std::printf("\n");
+    if (!quiet) print_stats(session.timings());
+    return 0;
+  }
+
+  // Interactive chat: one user turn per line.
+  const bool tty = isatty(0) != 0;
+  if (tty) std::fprintf(stderr, "Chat with the model; an empty line is skipped, Ctrl-D ends.\n");
+  std::string line;
+  for (;;) {
+    if (tty) std::fprintf(stderr, "> ");
+    if (!std::getline(std::cin, line)) break;
+    if (line.find_first_not_of(" \t\r") == std::string::npos) continue;
+    session.chat(line, print, max_tokens);
+    std::printf("\n");
+    std::fflush(stdout);
+    if (!quiet) print_stats(session.timings());
+  }
+  if (tty) std::fprintf(stderr, "\n");
+  return 0;
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  try {
+    return run(argc, argv);
+  } catch (const std::exception& e) {
+    std::fflush(stdout);
+    std::fprintf(stderr, "error: %s\n", e.what());
+    return 1;
+  }
+}
