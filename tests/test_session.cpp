@@ -4,6 +4,8 @@
 // seeds, context overflow, prefill chunking around image spans.
 #include <doctest/doctest.h>
 
+#include <cstdio>
+#include <cstdlib>
 #include <memory>
 #include <string>
 #include <vector>
@@ -191,4 +193,49 @@ TEST_CASE("session: prefill chunks never split an image span") {
     const auto d = goldens::compare(logits.data(), ref.data.data() + (ids.size() - 1) * V, V);
     CHECK(d.worst_ratio <= 1.0);
   }
+}
+
+TEST_CASE("gemma3-dump: logits, hidden states and reference greedy ids match the goldens") {
+  const std::string bin = std::string(GEMMA3_BINARY_DIR) + "/gemma3-dump";
+  if (std::FILE* f = std::fopen(bin.c_str(), "rb")) {
+    std::fclose(f);
+  } else {
+    MESSAGE("gemma3-dump not built (GEMMA3_BUILD_TOOLS=OFF): skipped");
+    return;
+  }
+  tiny_model();  // makes the model file
+  const std::string model = std::string(GEMMA3_BINARY_DIR) + "/test_session_tiny_f32.g3";
+  const std::string dir = std::string(GEMMA3_BINARY_DIR) + "/test_session_dump_";
+  auto join = [](const std::vector<int>& ids) {
+    std::string s;
+    for (size_t i = 0; i < ids.size(); ++i) s += (i ? "," : "") + std::to_string(ids[i]);
+    return s;
+  };
+  // text1 with a small chunk: logits + residual stream.
+  std::string cmd = "\"" + bin + "\" -m \"" + model + "\" --ids " + join(goldens::ids("text1_ids")) +
+                    " --logits \"" + dir + "logits.npy\" --hidden \"" + dir +
+                    "hidden.npy\" --chunk 5 --threads 2";
+  REQUIRE(std::system(cmd.c_str()) == 0);
+  const auto logits = npy::load<float>(dir + "logits.npy");
+  const auto ref = goldens::load("text1_logits");
+  REQUIRE(logits.shape == ref.shape);
+  goldens::check_close("dump logits", logits.data.data(), ref);
+  const auto hidden = npy::load<float>(dir + "hidden.npy");
+  const auto io = goldens::load("text1_layer_io");
+  REQUIRE(hidden.shape == io.shape);
+  goldens::check_close("dump hidden", hidden.data.data(), io);
+
+  // --generate: the reference loop's ids, one line.
+  cmd = "\"" + bin + "\" -m \"" + model + "\" --ids " + join(goldens::ids("gen_prompt_ids")) +
+        " --generate 24 > \"" + dir + "gen.txt\"";
+  REQUIRE(std::system(cmd.c_str()) == 0);
+  std::string want;
+  for (int id : goldens::ids("gen_new_ids")) want += (want.empty() ? "" : " ") + std::to_string(id);
+  CHECK(goldens::read_text(dir + "gen.txt") == want + "\n");
+
+  // Errors: exit status 1 and "error: ..." (no crash).
+  cmd = "\"" + bin + "\" -m \"" + model + "\" --ids 2,99999 --logits \"" + dir + "x.npy\" 2> \"" +
+        dir + "err.txt\"";
+  CHECK(std::system(cmd.c_str()) != 0);
+  CHECK(goldens::read_text(dir + "err.txt").rfind("error: ", 0) == 0);
 }
