@@ -244,6 +244,8 @@ inline VisionEncoder::VisionEncoder(const ModelConfig& cfg, const Weights& w)
 
 inline void VisionEncoder::encode(const float* pixel_values, float* out,
                                   const ops::ThreadContext& tc, const VisionObserver* observer) {
+  if (pixel_values == nullptr || out == nullptr)
+    throw Error("vision: encode() needs pixel values and an output array");
   const bool watching = observer && *observer;
   auto observe = [&](const std::string& name, int layer, const float* data, size_t rows,
                      size_t cols) {
