@@ -23,6 +23,7 @@
 #include <cstddef>
 #include <cstdint>
 #include <limits>
+#include <vector>
 
 #include "gemma3/ops/threading.hpp"
 #include "gemma3/tensor.hpp"
@@ -42,10 +43,13 @@
 namespace gemma3 {
 namespace ops {
 
-// Name of the Highway target the kernels run on ("AVX3", "AVX2", "NEON", ...).
+HWY_EXPORT(CompiledTarget);
+
+// Name of the Highway target the kernels run on ("AVX3", "AVX2", "NEON", ...):
+// the one HWY_DYNAMIC_DISPATCH picks on this CPU (honours
+// hwy::SetSupportedTargetsForTest and hwy::DisableTargets).
 inline const char* active_target_name() {
-  const int64_t targets = hwy::SupportedTargets() & HWY_TARGETS;
-  return hwy::TargetName(targets & -targets);  // lowest bit = best target
+  return hwy::TargetName(HWY_DYNAMIC_DISPATCH(CompiledTarget)());
 }
 
 }  // namespace ops

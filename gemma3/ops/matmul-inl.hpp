@@ -12,6 +12,7 @@
 #define GEMMA3_OPS_MATMUL_INL_H_
 #endif
 
+#include <hwy/cache_control.h>
 #include <hwy/highway.h>
 
 #include "gemma3/ops/vector-inl.hpp"
@@ -27,9 +28,15 @@ namespace hn = hwy::HWY_NAMESPACE;
 using DQ = hn::CappedTag<float, 16>;
 
 // f32 scales of `count` (≤ 16) consecutive groups, starting at `s`.
+// Past `count`, out is 0. (Full blocks load straight from s: copying through
+// a small buffer would stall on store-to-load forwarding.)
 HWY_INLINE void LoadScales(const uint16_t* HWY_RESTRICT s, size_t count, float* HWY_RESTRICT out) {
   const DQ d;
   const size_t N = hn::Lanes(d);
+  if (count == 16) {
+    for (size_t g = 0; g < 16; g += N) hn::StoreU(LoadF16(d, s + g), d, out + g);
+    return;
+  }
   HWY_ALIGN uint16_t buf[16] = {};
   for (size_t g = 0; g < count; ++g) buf[g] = s[g];
   for (size_t g = 0; g < 16; g += N) hn::StoreU(LoadF16(d, buf + g), d, out + g);
@@ -96,6 +103,8 @@ HWY_INLINE float RowDot(const T* HWY_RESTRICT w, const float* HWY_RESTRICT x, si
   return sum;
 }
 
+constexpr size_t kPrefetchBytes = 1024;
+
 template <typename T>
 HWY_INLINE void RowDot4(const T* HWY_RESTRICT w, size_t stride, const float* HWY_RESTRICT x,
                         size_t cols, float* HWY_RESTRICT y) {
@@ -107,8 +116,18 @@ HWY_INLINE void RowDot4(const T* HWY_RESTRICT w, size_t stride, const float* HWY
   const T* w3 = w + 3 * stride;
   auto a00 = hn::Zero(d), a01 = hn::Zero(d), a10 = hn::Zero(d), a11 = hn::Zero(d);
   auto a20 = hn::Zero(d), a21 = hn::Zero(d), a30 = hn::Zero(d), a31 = hn::Zero(d);
+  // Software prefetch kPrefetch bytes ahead in each of the four row streams:
+  // it keeps enough DRAM requests in flight for one core to reach full
+  // bandwidth (the hardware prefetcher alone falls short on bf16 rows).
+  constexpr size_t kAhead = kPrefetchBytes / sizeof(T);
   size_t c = 0;
   for (; c + 2 * N <= cols; c += 2 * N) {
+    for (size_t b = 0; b < 2 * N * sizeof(T); b += 64) {
+      hwy::Prefetch(reinterpret_cast<const uint8_t*>(w0 + c + kAhead) + b);
+      hwy::Prefetch(reinterpret_cast<const uint8_t*>(w1 + c + kAhead) + b);
+      hwy::Prefetch(reinterpret_cast<const uint8_t*>(w2 + c + kAhead) + b);
+      hwy::Prefetch(reinterpret_cast<const uint8_t*>(w3 + c + kAhead) + b);
+    }
     const auto x0 = hn::LoadU(d, x + c);
     const auto x1 = hn::LoadU(d, x + c + N);
     a00 = hn::MulAdd(LoadAsF32(d, w0 + c), x0, a00);
@@ -154,11 +173,12 @@ HWY_INLINE void MatVecRowsDense(const MatView& W, const float* x, float* y, size
   for (; r < r1; ++r) y[r] = RowDot(base + r * cols, x, cols);
 }
 
-// Quantized row: y = Σ_g scale_g · (Σ_{k in g} q_k·x_k), the group sums in
-// f32 vectors, scaled once per group, groups alternating between two
-// accumulators. x must hold groups·32 floats (zero-padded past cols).
+// Quantized rows, simple form: y = Σ_g scale_g · (Σ_{k in g} q_k·x_k), the
+// group sums in f32 vectors, scaled once per group, groups alternating
+// between two accumulators. x: groups·32 floats (zero-padded past cols).
+// Used where a vector holds less than one group's worth of 32-bit lanes.
 template <WeightType kType>
-HWY_INLINE float RowDotQuant(const MatView& W, size_t r, const float* HWY_RESTRICT x) {
+HWY_INLINE float RowDotQuantSimple(const MatView& W, size_t r, const float* HWY_RESTRICT x) {
   const DQ d;
   const size_t groups = W.groups_per_row();
   const uint8_t* q = W.row(r);
@@ -185,17 +205,164 @@ HWY_INLINE float RowDotQuant(const MatView& W, size_t r, const float* HWY_RESTRI
   return hn::GetLane(hn::SumOfLanes(d, hn::Add(a0, a1)));
 }
 
-// y[r] = Σ_c W[r,c]·x[c] for r in [r0, r1).
+// Quantized rows, fast form (the decode path that has to keep up with
+// memory). A block is one vector of N 32-bit lanes of weight bytes; each
+// lane is unpacked with in-lane shifts only (no widening shuffles):
+//   Q8: lane j holds elements 4j … 4j+3; vector k = (lane << (24 − 8k)) >> 24
+//       (arithmetic) is element 4j + k. A block is 4N elements = N/8 groups.
+//   Q4: the bytes are XOR-ed with 0x88 so that a nibble read as a signed
+//       4-bit number is the stored value − 8 = q; vector m = (lane <<
+//       (28 − 4m)) >> 28 is nibble m of each lane: byte m/2, low or high
+//       half, i.e. element 4(j mod 4) + m/2 + 16·(m mod 2) of group j/4.
+//       A block is 8N elements = N/4 groups.
+// x is pre-permuted once per call into the same order (MatVecPrepare), so
+// each vector multiplies straight into an accumulator; the group sums of a
+// block are scaled lane-wise by a vector holding each lane's group scale.
+template <WeightType kType>
+struct QuantLayout {
+  static constexpr size_t kLanesPerGroup = kType == WeightType::Q8 ? 8 : 4;  // 32-bit lanes
+  static constexpr size_t kVectorsPerBlock = kType == WeightType::Q8 ? 4 : 8;
+  static constexpr size_t kGroupBytes = kType == WeightType::Q8 ? 32 : 16;
+  // Element (within its block) that vector v, lane j holds.
+  static size_t element(size_t v, size_t j) {
+    if (kType == WeightType::Q8) return 4 * j + v;
+    return (j / 4) * kQuantGroup + 4 * (j % 4) + v / 2 + 16 * (v % 2);
+  }
+};
+
+template <WeightType kType>
+HWY_INLINE bool UseFastQuant() {
+  return hn::Lanes(DQ()) >= QuantLayout<kType>::kLanesPerGroup;
+}
+
+// Floats of x the quantized matvec reads: groups·32 rounded up to a block.
+inline size_t MatVecPreparedFloats(const MatView& W) {
+  return (W.groups_per_row() + 4) * kQuantGroup;
+}
+
+template <WeightType kType>
+HWY_INLINE void PrepareQuantX(const MatView& W, const float* x, float* xp) {
+  using L = QuantLayout<kType>;
+  const size_t N = hn::Lanes(DQ());
+  const size_t total = MatVecPreparedFloats(W);
+  if (!UseFastQuant<kType>()) {
+    for (size_t c = 0; c < total; ++c) xp[c] = c < W.cols ? x[c] : 0.0f;
+    return;
+  }
+  const size_t block = N * L::kVectorsPerBlock;
+  for (size_t e0 = 0; e0 + block <= total; e0 += block) {
+    for (size_t v = 0; v < L::kVectorsPerBlock; ++v) {
+      for (size_t j = 0; j < N; ++j) {
+        const size_t c = e0 + L::element(v, j);
+        xp[e0 + v * N + j] = c < W.cols ? x[c] : 0.0f;
+      }
+    }
+  }
+}
+
+// x for MatVecRows of a Q8/Q4 matrix (MatVecPreparedFloats(W) floats).
+inline void MatVecPrepare(const MatView& W, const float* x, float* xp) {
+  if (W.type == WeightType::Q8) PrepareQuantX<WeightType::Q8>(W, x, xp);
+  if (W.type == WeightType::Q4) PrepareQuantX<WeightType::Q4>(W, x, xp);
+}
+
+// Σ_v (unpacked vector v)·(x vector v) over one block at p (raw bytes).
+template <WeightType kType>
+HWY_INLINE hn::Vec<DQ> BlockDot(const uint8_t* HWY_RESTRICT p, const float* HWY_RESTRICT xb) {
+  const DQ d;
+  const hn::RebindToSigned<DQ> di;
+  const size_t N = hn::Lanes(d);
+  auto raw = hn::BitCast(di, hn::LoadU(hn::RebindToUnsigned<DQ>(),
+                                       reinterpret_cast<const uint32_t*>(p)));
+  // Two independent FMA chains, added at the end (a single chain of 8
+  // dependent FMAs would make the loop wait on FMA latency).
+  if (kType == WeightType::Q8) {
+    auto g0 = hn::Mul(hn::ConvertTo(d, hn::ShiftRight<24>(hn::ShiftLeft<24>(raw))), hn::LoadU(d, xb));
+    auto g1 = hn::Mul(hn::ConvertTo(d, hn::ShiftRight<24>(hn::ShiftLeft<16>(raw))), hn::LoadU(d, xb + N));
+    g0 = hn::MulAdd(hn::ConvertTo(d, hn::ShiftRight<24>(hn::ShiftLeft<8>(raw))), hn::LoadU(d, xb + 2 * N), g0);
+    g1 = hn::MulAdd(hn::ConvertTo(d, hn::ShiftRight<24>(raw)), hn::LoadU(d, xb + 3 * N), g1);
+    return hn::Add(g0, g1);
+  }
+  raw = hn::Xor(raw, hn::BitCast(di, hn::Set(hn::RebindToUnsigned<DQ>(), 0x88888888u)));
+  auto g0 = hn::Mul(hn::ConvertTo(d, hn::ShiftRight<28>(hn::ShiftLeft<28>(raw))), hn::LoadU(d, xb));
+  auto g1 = hn::Mul(hn::ConvertTo(d, hn::ShiftRight<28>(hn::ShiftLeft<24>(raw))), hn::LoadU(d, xb + N));
+  g0 = hn::MulAdd(hn::ConvertTo(d, hn::ShiftRight<28>(hn::ShiftLeft<20>(raw))), hn::LoadU(d, xb + 2 * N), g0);
+  g1 = hn::MulAdd(hn::ConvertTo(d, hn::ShiftRight<28>(hn::ShiftLeft<16>(raw))), hn::LoadU(d, xb + 3 * N), g1);
+  g0 = hn::MulAdd(hn::ConvertTo(d, hn::ShiftRight<28>(hn::ShiftLeft<12>(raw))), hn::LoadU(d, xb + 4 * N), g0);
+  g1 = hn::MulAdd(hn::ConvertTo(d, hn::ShiftRight<28>(hn::ShiftLeft<8>(raw))), hn::LoadU(d, xb + 5 * N), g1);
+  g0 = hn::MulAdd(hn::ConvertTo(d, hn::ShiftRight<28>(hn::ShiftLeft<4>(raw))), hn::LoadU(d, xb + 6 * N), g0);
+  g1 = hn::MulAdd(hn::ConvertTo(d, hn::ShiftRight<28>(raw)), hn::LoadU(d, xb + 7 * N), g1);
+  return hn::Add(g0, g1);
+}
+
+// One row, fast form. sc: scratch for groups + 16 floats.
+template <WeightType kType>
+HWY_INLINE float RowDotQuantFast(const MatView& W, size_t r, const float* HWY_RESTRICT xp,
+                                 float* HWY_RESTRICT sc) {
+  using L = QuantLayout<kType>;
+  const DQ d;
+  const hn::RebindToSigned<DQ> di;
+  const size_t N = hn::Lanes(d);
+  const size_t groups = W.groups_per_row();
+  const size_t G = N / L::kLanesPerGroup;  // groups per block
+  const size_t per_scale_vec = N / G;      // blocks per vector of N scales
+  const size_t blocks = (groups + G - 1) / G;
+  const uint8_t* q = W.row(r);
+  // All scales of the row as f32, zero-padded to whole scale vectors.
+  const uint16_t* s = W.scales(r);
+  for (size_t g = 0; g < groups; g += 16) {
+    LoadScales(s + g, groups - g < 16 ? groups - g : 16, sc + g);
+  }
+  // lane j of a block belongs to group (block·G + j / kLanesPerGroup)
+  const auto lane_group = hn::ShiftRight<kType == WeightType::Q8 ? 3 : 2>(hn::Iota(di, 0));
+  auto a0 = hn::Zero(d), a1 = hn::Zero(d);
+  const size_t full = groups / G;  // blocks lying wholly inside the row
+  for (size_t b = 0; b < blocks; ++b) {
+    const auto sv = hn::LoadU(d, sc + (b / per_scale_vec) * N);
+    const auto idx = hn::Add(lane_group, hn::Set(di, int32_t((b % per_scale_vec) * G)));
+    const auto scale = hn::TableLookupLanes(sv, hn::IndicesFromVec(d, idx));
+    hn::Vec<DQ> gs;
+    hwy::Prefetch(q + b * G * L::kGroupBytes + kPrefetchBytes);  // see RowDot4
+    if (b < full) {
+      gs = BlockDot<kType>(q + b * G * L::kGroupBytes, xp + b * N * L::kVectorsPerBlock);
+    } else {  // last block reaches past the row: copy its groups, zero the rest
+      HWY_ALIGN uint8_t tail[64] = {};
+      const size_t bytes = (groups - b * G) * L::kGroupBytes;
+      for (size_t i = 0; i < bytes; ++i) tail[i] = q[b * G * L::kGroupBytes + i];
+      gs = BlockDot<kType>(tail, xp + b * N * L::kVectorsPerBlock);
+    }
+    if (b & 1) {
+      a1 = hn::MulAdd(scale, gs, a1);
+    } else {
+      a0 = hn::MulAdd(scale, gs, a0);
+    }
+  }
+  return hn::GetLane(hn::SumOfLanes(d, hn::Add(a0, a1)));
+}
+
+template <WeightType kType>
+HWY_INLINE void MatVecRowsQuant(const MatView& W, const float* xp, float* y, size_t r0,
+                                size_t r1) {
+  if (!UseFastQuant<kType>()) {
+    for (size_t r = r0; r < r1; ++r) y[r] = RowDotQuantSimple<kType>(W, r, xp);
+    return;
+  }
+  const size_t n = W.groups_per_row() + 32;
+  float small[512 + 32];
+  std::vector<float> big(n > 512 + 32 ? n : 0);
+  float* sc = n > 512 + 32 ? big.data() : small;
+  for (size_t i = 0; i < n; ++i) sc[i] = 0.0f;
+  for (size_t r = r0; r < r1; ++r) y[r] = RowDotQuantFast<kType>(W, r, xp, sc);
+}
+
+// y[r] = Σ_c W[r,c]·x[c] for r in [r0, r1). For Q8/Q4, x must have been
+// prepared by MatVecPrepare.
 inline void MatVecRows(const MatView& W, const float* x, float* y, size_t r0, size_t r1) {
   switch (W.type) {
     case WeightType::F32: return MatVecRowsDense<float>(W, x, y, r0, r1);
     case WeightType::BF16: return MatVecRowsDense<uint16_t>(W, x, y, r0, r1);
-    case WeightType::Q8:
-      for (size_t r = r0; r < r1; ++r) y[r] = RowDotQuant<WeightType::Q8>(W, r, x);
-      return;
-    case WeightType::Q4:
-      for (size_t r = r0; r < r1; ++r) y[r] = RowDotQuant<WeightType::Q4>(W, r, x);
-      return;
+    case WeightType::Q8: return MatVecRowsQuant<WeightType::Q8>(W, x, y, r0, r1);
+    case WeightType::Q4: return MatVecRowsQuant<WeightType::Q4>(W, x, y, r0, r1);
   }
 }
 

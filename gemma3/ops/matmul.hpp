@@ -18,6 +18,8 @@ namespace gemma3 {
 namespace ops {
 
 HWY_EXPORT(MatVecRows);
+HWY_EXPORT(MatVecPrepare);
+HWY_EXPORT(MatVecPreparedFloats);
 HWY_EXPORT(MatMulTask);
 HWY_EXPORT(MatMulScratchFloats);
 
@@ -53,14 +55,14 @@ inline void matvec(const MatView& W, const float* x, float* y, const ThreadConte
     for (size_t r = 0; r < W.rows; ++r) y[r] = 0.0f;
     return;
   }
-  // Quantized rows are read in whole 32-element groups (zero-padded in the
-  // file); give them an x zero-padded to match.
-  std::vector<float> padded;
-  const size_t full = W.groups_per_row() * kQuantGroup;
-  if (is_quantized(W.type) && full != W.cols) {
-    padded.assign(full, 0.0f);
-    for (size_t c = 0; c < W.cols; ++c) padded[c] = x[c];
-    x = padded.data();
+  // Quantized rows are read in whole blocks of groups (zero-padded in the
+  // file); their x is zero-padded to match and reordered the way the
+  // target's decode unpacks the weights (once per call, not per row).
+  std::vector<float> prepared;
+  if (is_quantized(W.type)) {
+    prepared.resize(HWY_DYNAMIC_DISPATCH(MatVecPreparedFloats)(W));
+    HWY_DYNAMIC_DISPATCH(MatVecPrepare)(W, x, prepared.data());
+    x = prepared.data();
   }
   // Blocks of rows; any split gives the same bits (per-row arithmetic is
   // fixed), so the block size only balances the load.

@@ -29,7 +29,12 @@ inline void SoftmaxInPlace(float* x, size_t n) {
   auto vmax = hn::Set(d, neg_inf);
   size_t i = 0;
   for (; i + N <= n; i += N) vmax = hn::Max(vmax, hn::LoadU(d, x + i));
-  float mx = hn::GetLane(hn::MaxOfLanes(d, vmax));
+  // Lane maximum by hand: Highway 1.0.3's MaxOfLanes on EMU128 starts from
+  // the lowest finite float, which would turn an all −inf row into finite.
+  HWY_ALIGN float lanes[hn::MaxLanes(d)];
+  hn::Store(vmax, d, lanes);
+  float mx = neg_inf;
+  for (size_t k = 0; k < N; ++k) mx = lanes[k] > mx ? lanes[k] : mx;
   for (; i < n; ++i) mx = x[i] > mx ? x[i] : mx;
   if (mx == neg_inf) {
     for (size_t k = 0; k < n; ++k) x[k] = 0.0f;

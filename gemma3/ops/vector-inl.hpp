@@ -19,6 +19,9 @@ namespace ops {
 namespace HWY_NAMESPACE {
 namespace hn = hwy::HWY_NAMESPACE;
 
+// The target this code was compiled for (to report which target runs).
+inline int64_t CompiledTarget() { return HWY_TARGET; }
+
 // ---- loads of the storage formats as f32 vectors ---------------------------
 
 // Lanes(d) floats.
@@ -35,11 +38,24 @@ HWY_INLINE hn::Vec<D> LoadBF16(D d, const uint16_t* HWY_RESTRICT p) {
   return hn::BitCast(d, hn::ShiftLeft<16>(hn::PromoteTo(du32, hn::LoadU(du16, p))));
 }
 
-// Lanes(d) IEEE binary16 values, widened exactly (subnormals included).
+// Lanes(d) IEEE binary16 values, widened exactly: subnormals, infinities and
+// NaN included. Done with integer ops on every target (Highway 1.0.3's
+// emulation for targets without F16C maps inf/NaN to finite values): the
+// 15 magnitude bits shifted into an f32's exponent/mantissa field are the f16
+// value times 2⁻¹¹², so one exact multiply by 2¹¹² finishes normal and
+// subnormal values; exponent 31 becomes f32 exponent 255.
 template <class D>
 HWY_INLINE hn::Vec<D> LoadF16(D d, const uint16_t* HWY_RESTRICT p) {
-  const hn::Rebind<hwy::float16_t, D> df16;
-  return hn::PromoteTo(d, hn::LoadU(df16, reinterpret_cast<const hwy::float16_t*>(p)));
+  const hn::Rebind<uint16_t, D> du16;
+  const hn::RebindToUnsigned<D> du32;
+  const auto h = hn::PromoteTo(du32, hn::LoadU(du16, p));
+  const auto sign = hn::ShiftLeft<16>(hn::And(h, hn::Set(du32, 0x8000u)));
+  const auto mag = hn::ShiftLeft<13>(hn::And(h, hn::Set(du32, 0x7fffu)));
+  const auto finite = hn::Mul(hn::BitCast(d, mag), hn::Set(d, 5.192296858534828e+33f));  // 2^112
+  const auto special = hn::BitCast(d, hn::Or(mag, hn::Set(du32, 0x7f800000u)));  // inf / NaN
+  const auto is_special = hn::Eq(hn::And(h, hn::Set(du32, 0x7c00u)), hn::Set(du32, 0x7c00u));
+  const auto v = hn::IfThenElse(hn::RebindMask(d, is_special), special, finite);
+  return hn::Or(v, hn::BitCast(d, sign));
 }
 
 // Overloads so templates can read "float or bf16" element arrays alike.
