@@ -148,7 +148,7 @@ TEST_CASE("attention: one chunk == position by position through the ring buffer"
     for (bool global : {false, true}) {
       std::vector<float> full, step;
       run_chunked_vs_stepwise(c, global, kv, 40, full, step);  // 40 > window 16
-      INFO("kv " << kv_type_name(kv) << " global " << global);
+      INFO("kv " << std::string(kv_type_name(kv)) << " global " << global);
       double worst = 0;
       for (size_t i = 0; i < full.size(); ++i)
         worst = std::max(worst, double(std::fabs(full[i] - step[i])));

@@ -82,7 +82,9 @@ TEST_CASE("decoder: logits of text0/1/2 match the reference (f32 and bf16 files)
       const auto ref = goldens::load(std::string(name) + "_logits");
       REQUIRE(ref.shape == std::vector<size_t>{ids.size(), dec.vocab_rows()});
       const auto got = run_all(dec, ids, KVType::F32);
-      INFO(type << " " << name);
+      INFO(std::string(type) << " " << name);
+      MESSAGE(std::string(type) << " " << std::string(name) << ": max |diff| "
+                   << goldens::compare(got.data(), ref.data.data(), ref.size()).max_abs);
       goldens::check_close("logits", got.data(), ref);
     }
   }
@@ -198,7 +200,7 @@ TEST_CASE("decoder: greedy continuation from prefill and token by token (gen gol
         if (s + 1 < want.size())
           dec.forward(cache, &next, 1, {}, logits.data(), false, buf, ops::ThreadContext(2));
       }
-      INFO(type << (tokenwise ? " token by token" : " prefill"));
+      INFO(std::string(type) << (tokenwise ? " token by token" : " prefill"));
       CHECK(got == want);
       goldens::check_close("gen_step_logits", steps.data(), step_ref);
     }
