@@ -1,5 +1,6 @@
 // gemma3-bench — performance measurements. One subcommand per area:
 //   gemma3-bench kernels [options]   machine limits and the weight kernels
+//   gemma3-bench vision [options]    the SigLIP encoder on one image
 // main() only dispatches; each subcommand lives in its own bench/*.hpp.
 //
 // The kernel probes are compiled for every Highway target together with the
@@ -11,6 +12,7 @@
 #include <exception>
 
 #include "bench/bench_kernels.hpp"
+#include "bench/bench_vision.hpp"
 
 namespace {
 
@@ -19,6 +21,7 @@ void usage() {
                "usage: gemma3-bench <subcommand> [options]\n"
                "subcommands:\n"
                "  kernels   read bandwidth, f32 FMA peak, matvec/matmul for every weight type\n"
+               "  vision    SigLIP encoder + projector on one 896x896 image, per weight type\n"
                "run 'gemma3-bench <subcommand> --help' for its options\n");
 }
 
@@ -31,6 +34,7 @@ int main(int argc, char** argv) {
   }
   try {
     if (!std::strcmp(argv[1], "kernels")) return gemma3::bench::kernels_main(argc - 1, argv + 1);
+    if (!std::strcmp(argv[1], "vision")) return gemma3::bench::bench_vision(argc - 1, argv + 1);
     std::fprintf(stderr, "error: unknown subcommand '%s'\n", argv[1]);
     usage();
     return 1;
