@@ -239,3 +239,53 @@ TEST_CASE("gemma3-dump: logits, hidden states and reference greedy ids match the
   CHECK(std::system(cmd.c_str()) != 0);
   CHECK(goldens::read_text(dir + "err.txt").rfind("error: ", 0) == 0);
 }
+
+TEST_CASE("gemma3-run: one turn, interactive turns from stdin, raw mode, errors") {
+  const std::string bin = std::string(GEMMA3_BINARY_DIR) + "/gemma3-run";
+  if (std::FILE* f = std::fopen(bin.c_str(), "rb")) {
+    std::fclose(f);
+  } else {
+    MESSAGE("gemma3-run not built (GEMMA3_BUILD_TOOLS=OFF): skipped");
+    return;
+  }
+  tiny_model();
+  const std::string model = std::string(GEMMA3_BINARY_DIR) + "/test_session_tiny_f32.g3";
+  const std::string out = std::string(GEMMA3_BINARY_DIR) + "/test_session_run_";
+  const std::string base = "\"" + bin + "\" -m \"" + model + "\" --threads 1 ";
+
+  // One greedy chat turn: stdout = the reply the API gives, stderr = speed figures.
+  std::string cmd = base + "-p \"hello there\" -n 6 --greedy > \"" + out + "1.txt\" 2> \"" + out +
+                    "1.err\"";
+  REQUIRE(std::system(cmd.c_str()) == 0);
+  SessionOptions o = greedy_f32();
+  Session s(tiny_model(), o);
+  const std::string reply = s.chat("hello there", {}, 6).text;
+  CHECK(goldens::read_text(out + "1.txt") == reply + "\n");
+  CHECK(goldens::read_text(out + "1.err").find("tokens/s") != std::string::npos);
+
+  // Interactive: two lines = two turns continuing one conversation.
+  cmd = "printf 'hello there\\nand then?\\n' | " + base + "-n 4 --greedy -q > \"" + out +
+        "2.txt\"";
+  REQUIRE(std::system(cmd.c_str()) == 0);
+  Session t(tiny_model(), o);
+  const std::string r1 = t.chat("hello there", {}, 4).text;
+  const std::string r2 = t.chat("and then?", {}, 4).text;
+  CHECK(goldens::read_text(out + "2.txt") == r1 + "\n" + r2 + "\n");
+
+  // Raw mode: BOS + text.
+  cmd = base + "--raw -p \"hello\" -n 3 --greedy -q > \"" + out + "3.txt\"";
+  REQUIRE(std::system(cmd.c_str()) == 0);
+  std::vector<int> ids{tiny_model().config().tokens.bos};
+  for (int id : tiny_model().tokenizer().encode("hello")) ids.push_back(id);
+  Session u(tiny_model(), o);
+  CHECK(goldens::read_text(out + "3.txt") == u.generate(ids, {}, 3).text + "\n");
+
+  // Errors: status 1 and one "error: " line.
+  for (const std::string bad : {"--top-p 2 -p x", "--ctx 100000 -p x", "--bogus", "-n x -p y"}) {
+    cmd = base + bad + " > /dev/null 2> \"" + out + "err.txt\"";
+    INFO(bad);
+    CHECK(std::system(cmd.c_str()) != 0);
+    const std::string err = goldens::read_text(out + "err.txt");
+    CHECK(err.find("error: ") != std::string::npos);
+  }
+}
