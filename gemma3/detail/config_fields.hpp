@@ -98,6 +98,10 @@ inline void validate_config(const ModelConfig& c, const std::string& where) {
   int_in("text.vocab_size", t.vocab_size, 1, 1 << 24);
   int_in("text.max_position_embeddings", t.max_position_embeddings, 1, 1 << 24);
   int_in("text.sliding_window", t.sliding_window, 1, 1 << 24);
+  if (t.sliding_window > t.max_position_embeddings)  // inconsistent (issue 7 catalogue)
+    fail("text.sliding_window", "= " + std::to_string(t.sliding_window) +
+                                    " is larger than the context, max_position_embeddings = " +
+                                    std::to_string(t.max_position_embeddings));
   int_in("text.sliding_window_pattern", t.sliding_window_pattern, 1, 1 << 16);
   pos("text.rope_theta", t.rope_theta, 1e12);
   pos("text.rope_local_base_freq", t.rope_local_base_freq, 1e12);
