@@ -131,6 +131,46 @@ inline bool jpeg_is_complete(const std::uint8_t* p, std::size_t n) {
   return false;
 }
 
+// stb_image 2.27 (Debian 12's libstb) writes past its Huffman tables when a
+// DHT segment declares more than 256 codes (fixed upstream in 2.28; found by
+// fuzz/fuzz_image.cpp). Walks the segments as stb does, reading the tables the
+// way stb reads them (0 past the end), and reports whether all are safe.
+inline bool jpeg_huffman_tables_ok(const std::uint8_t* p, std::size_t n) {
+  auto at = [&](std::size_t k) -> unsigned { return k < n ? p[k] : 0u; };
+  std::size_t i = 2;  // after SOI
+  while (i + 1 < n) {
+    if (p[i] != 0xFF) { ++i; continue; }
+    const std::uint8_t m = p[i + 1];
+    if (m == 0xFF) { ++i; continue; }
+    i += 2;
+    if (m == 0xD9) return true;
+    if (m == 0x01 || (m >= 0xD0 && m <= 0xD7)) continue;
+    if (i + 2 > n) return true;
+    const std::size_t len = (std::size_t{p[i]} << 8) | p[i + 1];
+    if (m == 0xC4) {  // DHT: tables until the segment length is used up
+      long left = static_cast<long>(len) - 2;
+      std::size_t k = i + 2;
+      while (left > 0) {
+        const unsigned q = at(k++);
+        if ((q >> 4) > 1 || (q & 15) > 3) break;  // stb refuses this table itself
+        unsigned codes = 0;
+        for (int b = 0; b < 16; ++b) codes += at(k++);
+        if (codes > 256) return false;
+        k += codes;
+        left -= 17 + static_cast<long>(codes);
+      }
+    }
+    if (len < 2 || i + len > n) return true;  // truncation is reported elsewhere
+    i += len;
+    if (m == 0xDA) {  // SOS: skip entropy-coded data up to the next real marker
+      while (i + 1 < n &&
+             !(p[i] == 0xFF && p[i + 1] != 0x00 && !(p[i + 1] >= 0xD0 && p[i + 1] <= 0xD7)))
+        ++i;
+    }
+  }
+  return true;
+}
+
 // GIF: the blocks up to the end of the first image's data must be present.
 // Also reports where the first frame's transparency flag is (0 if none).
 inline bool gif_first_frame_is_complete(const std::uint8_t* p, std::size_t n,
@@ -208,6 +248,25 @@ inline std::string pnm_problem(const std::uint8_t* p, std::size_t n) {
   ++i;  // the single whitespace byte before the samples
   const std::uint64_t bytes = v[0] * v[1] * (p[1] == '6' ? 3 : 1);
   return i <= n && n - i >= bytes ? "" : "PNM data is truncated";
+}
+
+// stb_image 2.27 reads the PNM header numbers into an int with no overflow
+// check (signed overflow; found by fuzz/fuzz_image.cpp). Numbers of more than
+// 9 digits are refused before stb reads the header (stb's whitespace/comment rules).
+inline bool pnm_header_numbers_ok(const std::uint8_t* p, std::size_t n) {
+  std::size_t i = 2;
+  for (int field = 0; field < 3; ++field) {
+    for (;;) {
+      while (i < n && std::isspace(p[i])) ++i;
+      if (i >= n || p[i] != '#') break;
+      while (i < n && p[i] != '\n' && p[i] != '\r') ++i;
+    }
+    std::size_t digits = 0;
+    while (i < n && std::isdigit(p[i])) ++i, ++digits;
+    if (digits > 9) return false;
+    if (digits == 0) return true;  // stb stops here with a bad header
+  }
+  return true;
 }
 
 // EXIF Orientation (tag 0x0112) from TIFF-structured EXIF data; 1 if absent.
@@ -321,6 +380,10 @@ inline Image load_image_from_memory(const void* data, std::size_t size,
                 "': unknown or unsupported format (expected PNG, JPEG, GIF, BMP or PNM)");
 
   const std::string fmt = format;
+  if (fmt == "JPEG" && !detail::jpeg_huffman_tables_ok(p, size))
+    throw Error("image '" + name + "': corrupt JPEG (a Huffman table defines more than 256 codes)");
+  if (fmt == "PNM" && !detail::pnm_header_numbers_ok(p, size))
+    throw Error("image '" + name + "': PNM header number too large");
   // PNG sizes are read from IHDR directly: stb refuses very large PNGs itself
   // with a misleading message, and ours names the limit.
   if (fmt == "PNG" && size >= 24 && std::memcmp(p + 12, "IHDR", 4) == 0) {
