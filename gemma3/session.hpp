@@ -202,6 +202,11 @@ class Session {
   void feed(const std::vector<int>& ids, const std::vector<ImageSpan>& images) {
     cache_.check_fits(ids.size());
     const Decoder& dec = model_->decoder();
+    // All ids checked before any chunk runs: a refused prompt leaves no trace in the cache.
+    for (size_t i = 0; i < ids.size(); ++i)
+      if (ids[i] < 0 || size_t(ids[i]) >= dec.vocab_rows())
+        throw Error("session: token id " + std::to_string(ids[i]) + " at position " + std::to_string(i) +
+                    " is outside the vocabulary [0, " + std::to_string(dec.vocab_rows()) + ")");
     size_t pos = 0;
     while (pos < ids.size()) {
       size_t end = std::min(ids.size(), pos + opt_.prefill_chunk);
