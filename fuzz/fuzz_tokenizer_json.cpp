@@ -1,0 +1,17 @@
+// fuzz/fuzz_tokenizer_json.cpp — the Hugging Face tokenizer.json reader
+// (detail::parse_tokenizer_json, on the JSON reader) and the vocabulary checks
+// of Tokenizer::from_data; an accepted file is then used to encode and decode.
+// Seeds: tokenizer.json files made from the tiny tokenizer (fuzz_make_corpus).
+#include <string_view>
+
+#include "fuzz_tokenizer_common.hpp"
+
+extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
+  const std::string_view in(reinterpret_cast<const char*>(data), size);
+  try {
+    const gemma3::Tokenizer t = gemma3::Tokenizer::from_json(in, "fuzz tokenizer.json");
+    fuzz::exercise_tokenizer(t, "Hello world <start_of_turn>user\n\xC3\xA9\xF0\x9F\x98\x80 \xFF  x");
+  } catch (const gemma3::Error&) {
+  }
+  return 0;
+}
