@@ -176,10 +176,12 @@ void attend_one(const AttentionParams& p, const KVCache& cache, size_t layer, co
 //   out    [n, Nq·D]   heads concatenated (HF's attn_output before o_proj)
 //   probs  optional [Nq, n, p0+n]: the probabilities (0 where masked), for
 //          observers; must be zero-filled by the caller.
+//   buf    optional scratch reused between calls (threads · (p0+n+D) floats;
+//          allocated here when null).
 inline void attention(const AttentionParams& p, const KVCache& cache, size_t layer,
                       const float* q, const float* k_new, const float* v_new, size_t n, size_t p0,
                       const std::vector<ImageBlock>& blocks, float* out, float* probs,
-                      const ops::ThreadContext& ctx) {
+                      const ops::ThreadContext& ctx, std::vector<float>* buf = nullptr) {
   if (p.num_kv_heads == 0 || p.num_heads % p.num_kv_heads != 0)
     throw Error("attention: num_attention_heads (" + std::to_string(p.num_heads) +
                 ") is not a multiple of num_key_value_heads (" + std::to_string(p.num_kv_heads) +
@@ -199,8 +201,12 @@ inline void attention(const AttentionParams& p, const KVCache& cache, size_t lay
   }
   // One task per (row, head); each thread owns one scratch buffer.
   const size_t items = n * p.num_heads;
-  const size_t threads = size_t(ops::effective_threads(ctx, items));
-  std::vector<float> scratch(threads * (total + p.head_dim));
+  // Work: each (row, head) scores and sums over at most `total` keys.
+  const size_t work = items * total * 2 * p.head_dim;
+  const size_t threads = size_t(ops::effective_threads(ctx, items, work));
+  std::vector<float> local;
+  std::vector<float>& scratch = buf ? *buf : local;
+  if (scratch.size() < threads * (total + p.head_dim)) scratch.resize(threads * (total + p.head_dim));
   const bool f32 = cache.type() == KVType::F32;
   ops::parallel_for(items, ctx, [&](size_t it, int thread) {
     float* scores = scratch.data() + size_t(thread) * (total + p.head_dim);
@@ -215,7 +221,7 @@ inline void attention(const AttentionParams& p, const KVCache& cache, size_t lay
     else
       detail::attend_one<uint16_t>(p, cache, layer, qr, k_new, v_new, p0, ranges[r], h, scores,
                                    tmp, o, pr);
-  });
+  }, work);
 }
 
 }  // namespace gemma3

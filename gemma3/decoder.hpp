@@ -27,6 +27,7 @@
 #include <cstdint>
 #include <cstring>
 #include <functional>
+#include <initializer_list>
 #include <string>
 #include <vector>
 
@@ -74,7 +75,7 @@ using ForwardObserver = std::function<void(const std::string& name, int layer, c
 // Scratch buffers of forward(); owned by whoever owns the KV cache (a
 // Session), reused between calls.
 struct ForwardBuffers {
-  std::vector<float> x, a, q, k, v, ctx, o, gate, up, logits_rows, probs, cos, sin, tmp;
+  std::vector<float> x, a, q, k, v, ctx, o, gate, up, logits_rows, probs, cos, sin, tmp, attn;
 };
 
 namespace detail {
@@ -213,10 +214,11 @@ class Decoder {
     cache.check_fits(n);
     const size_t p0 = cache.length();
     const size_t T = p0 + n;
-    auto observe = [&](const char* name, int layer, const float* data, std::vector<size_t> shape) {
-      if (observer && *observer) (*observer)(name, layer, data, shape);
-    };
     const bool watching = observer && *observer;
+    auto observe = [&](const char* name, int layer, const float* data,
+                       std::initializer_list<size_t> shape) {  // no allocation when unset
+      if (watching) (*observer)(name, layer, data, std::vector<size_t>(shape));
+    };
 
     b.x.resize(n * H);
     b.a.resize(n * H);
@@ -320,7 +322,7 @@ class Decoder {
         probs = b.probs.data();
       }
       attention(ap, cache, l, b.q.data(), b.k.data(), b.v.data(), n, p0, blocks, b.ctx.data(),
-                probs, tc);
+                probs, tc, &b.attn);
       if (probs) observe("attn_probs", li, probs, {Nq, n, T});
       observe("attn_context", li, b.ctx.data(), {n, Q});
       detail::linear(L.o_proj, b.ctx.data(), n, b.o.data(), tc);
