@@ -176,7 +176,7 @@ TEST_CASE("attention: probabilities follow the mask and sum to 1; heads share kv
   std::vector<float> out(n * 32), probs(4 * n * n, 0.0f);
   // rows 2..3 form an image block: they see each other bidirectionally
   attention(p, cache, 0, q.data(), k.data(), v.data(), n, 0, {{2, 2}}, out.data(), probs.data(),
-            ops::ThreadContext(2));
+            ops::ThreadContext(2, 0));
   for (size_t h = 0; h < 4; ++h)
     for (size_t i = 0; i < n; ++i) {
       float sum = 0;

@@ -61,7 +61,7 @@ std::vector<float> run_all(const Decoder& dec, const std::vector<int>& ids, KVTy
   ForwardBuffers buf;
   std::vector<float> logits(ids.size() * dec.vocab_rows());
   dec.forward(cache, ids.data(), ids.size(), images, logits.data(), true, buf,
-              ops::ThreadContext(2), obs);
+              ops::ThreadContext(2, 0), obs);
   return logits;
 }
 
@@ -186,10 +186,10 @@ TEST_CASE("decoder: greedy continuation from prefill and token by token (gen gol
       std::vector<float> logits(V), steps;
       if (tokenwise) {
         for (size_t i = 0; i < prompt.size(); ++i)
-          dec.forward(cache, &prompt[i], 1, {}, logits.data(), false, buf, ops::ThreadContext(2));
+          dec.forward(cache, &prompt[i], 1, {}, logits.data(), false, buf, ops::ThreadContext(2, 0));
       } else {
         dec.forward(cache, prompt.data(), prompt.size(), {}, logits.data(), false, buf,
-                    ops::ThreadContext(2));
+                    ops::ThreadContext(2, 0));
       }
       std::vector<int> got;
       for (size_t s = 0; s < want.size(); ++s) {
@@ -198,7 +198,7 @@ TEST_CASE("decoder: greedy continuation from prefill and token by token (gen gol
         const int next = int(std::max_element(logits.begin(), logits.end()) - logits.begin());
         got.push_back(next);
         if (s + 1 < want.size())
-          dec.forward(cache, &next, 1, {}, logits.data(), false, buf, ops::ThreadContext(2));
+          dec.forward(cache, &next, 1, {}, logits.data(), false, buf, ops::ThreadContext(2, 0));
       }
       INFO(std::string(type) << (tokenwise ? " token by token" : " prefill"));
       CHECK(got == want);
