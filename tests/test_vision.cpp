@@ -206,16 +206,16 @@ TEST_CASE("vision: results do not depend on the thread count") {
   const auto pixels = golden(0, "pixel_values");
   std::vector<float> a(enc.num_tokens() * enc.output_width()), b(a.size()), c(a.size());
   enc.encode(pixels.data.data(), a.data(), ops::ThreadContext(1));
-  enc.encode(pixels.data.data(), b.data(), ops::ThreadContext(2));
-  enc.encode(pixels.data.data(), c.data(), ops::ThreadContext(3));
+  enc.encode(pixels.data.data(), b.data(), ops::ThreadContext(2, 0));
+  enc.encode(pixels.data.data(), c.data(), ops::ThreadContext(3, 0));
   CHECK(a == b);
   CHECK(a == c);
   // And the encoder reuses its buffers correctly: a second image, then the
   // first again, gives the first result again.
   const auto other = golden(1, "pixel_values");
-  enc.encode(other.data.data(), b.data(), ops::ThreadContext(2));
+  enc.encode(other.data.data(), b.data(), ops::ThreadContext(2, 0));
   CHECK(a != b);
-  enc.encode(pixels.data.data(), b.data(), ops::ThreadContext(2));
+  enc.encode(pixels.data.data(), b.data(), ops::ThreadContext(2, 0));
   CHECK(a == b);
 }
 
@@ -228,7 +228,7 @@ TEST_CASE("vision: end to end from the PNG through the image preprocessing") {
     const PixelValues pv = preprocess_image(load_image(kData + "/vision/" + png), cfg);
     REQUIRE(pv.count == 1);
     out.assign(size_t(cfg.mm_tokens_per_image) * size_t(cfg.text.hidden_size), 0.0f);
-    encode_image(cfg, m.weights, pv.image(0), out.data(), ops::ThreadContext(2));
+    encode_image(cfg, m.weights, pv.image(0), out.data(), ops::ThreadContext(2, 0));
     const auto ref = golden(image, "image_embeddings");
     REQUIRE(ref.size() == out.size());
     const Diff d = diff(out.data(), ref.data.data(), out.size());
@@ -460,7 +460,7 @@ TEST_CASE("vision: other shapes (324 patches, 3x3 pooling) match a double refere
     v = float(int32_t(uint32_t(s >> 32))) * (1.0f / 2147483648.0f);
   }
   std::vector<float> out(enc.num_tokens() * enc.output_width()), out1(out.size());
-  enc.encode(px.data(), out.data(), ops::ThreadContext(2));
+  enc.encode(px.data(), out.data(), ops::ThreadContext(2, 0));
   enc.encode(px.data(), out1.data(), ops::ThreadContext(1));
   CHECK(out == out1);
   const Mat ref = reference_encode(m, px);

@@ -11,6 +11,7 @@
 #pragma once
 
 #include <cstddef>
+#include <cstdint>
 
 #ifdef _OPENMP
 #include <omp.h>
@@ -19,13 +20,21 @@
 namespace gemma3 {
 namespace ops {
 
+// Work (multiply-adds, roughly) below which another thread costs more than
+// it saves: waking a thread and the barrier at the end take microseconds on
+// an idle machine and a scheduler time slice on a busy one. Small models and
+// small kernels (the tiny test model, per-head norms) run on one thread.
+constexpr size_t kMinWorkPerThread = size_t(1) << 17;
+
 // How many threads a kernel may use. Default: all cores OpenMP reports
 // (omp_get_max_threads(), i.e. OMP_NUM_THREADS when set).
 struct ThreadContext {
   int num_threads;
+  size_t min_work_per_thread = kMinWorkPerThread;  // 0: always use num_threads (tests)
 
   ThreadContext() : num_threads(max_threads()) {}
-  explicit ThreadContext(int n) : num_threads(n < 1 ? 1 : n) {}
+  explicit ThreadContext(int n, size_t min_work = kMinWorkPerThread)
+      : num_threads(n < 1 ? 1 : n), min_work_per_thread(min_work) {}
 
   static int max_threads() {
 #ifdef _OPENMP
@@ -36,24 +45,30 @@ struct ThreadContext {
   }
 };
 
-// Threads a kernel will actually use for `tasks` tasks under `ctx`.
-inline int effective_threads(const ThreadContext& ctx, size_t tasks) {
+// Threads a kernel will actually use for `tasks` tasks of `work` total
+// multiply-adds (unknown: SIZE_MAX) under `ctx`.
+inline int effective_threads(const ThreadContext& ctx, size_t tasks, size_t work = SIZE_MAX) {
 #ifdef _OPENMP
   if (omp_in_parallel()) return 1;  // the caller already runs threads
 #endif
   int n = ctx.num_threads < 1 ? 1 : ctx.num_threads;
   if (size_t(n) > tasks) n = int(tasks == 0 ? 1 : tasks);
+  if (ctx.min_work_per_thread > 0) {
+    const size_t by_work = work / ctx.min_work_per_thread;
+    if (size_t(n) > by_work) n = by_work < 1 ? 1 : int(by_work);
+  }
   return n;
 }
 
 // Calls f(task, thread) for task in [0, tasks), spread over the threads of
-// ctx; thread is in [0, effective_threads(ctx, tasks)) (for per-thread scratch).
+// ctx; thread is in [0, effective_threads(ctx, tasks, work)) (for per-thread
+// scratch). work: total multiply-adds of all tasks, when known.
 // f must not throw (an exception cannot leave an OpenMP region). Tasks are
 // handed out dynamically: which thread runs a task may vary from run to run,
 // which is harmless because a task's result does not depend on its thread.
 template <class F>
-void parallel_for(size_t tasks, const ThreadContext& ctx, const F& f) {
-  const int nt = effective_threads(ctx, tasks);
+void parallel_for(size_t tasks, const ThreadContext& ctx, const F& f, size_t work = SIZE_MAX) {
+  const int nt = effective_threads(ctx, tasks, work);
   if (nt <= 1) {
     for (size_t t = 0; t < tasks; ++t) f(t, 0);
     return;
