@@ -41,6 +41,7 @@
 #include "gemma3/ops/rope.hpp"
 #include "gemma3/ops/threading.hpp"
 #include "gemma3/ops/vector.hpp"
+#include "gemma3/quant.hpp"
 #include "gemma3/rope.hpp"
 #include "gemma3/tensor.hpp"
 #include "gemma3/weights.hpp"
@@ -79,43 +80,6 @@ struct ForwardBuffers {
 };
 
 namespace detail {
-
-// One row of W as floats, for the embedding lookup (any weight type;
-// tensor.hpp describes the layouts). One row per token: scalar is enough.
-// TODO(ops): a public row-decode kernel would replace this.
-inline void decode_row(const MatView& W, size_t r, float* out) {
-  const uint8_t* row = W.row(r);
-  switch (W.type) {
-    case WeightType::F32:
-      std::memcpy(out, row, W.cols * sizeof(float));
-      return;
-    case WeightType::BF16:
-      for (size_t i = 0; i < W.cols; ++i) {
-        uint16_t h;
-        std::memcpy(&h, row + 2 * i, 2);
-        out[i] = bf16_to_f32(h);
-      }
-      return;
-    case WeightType::Q8:
-    case WeightType::Q4: {
-      const uint16_t* sc = W.scales(r);
-      for (size_t i = 0; i < W.cols; ++i) {
-        const size_t g = i / kQuantGroup, j = i % kQuantGroup;
-        uint16_t s16;
-        std::memcpy(&s16, sc + g, 2);
-        int q;
-        if (W.type == WeightType::Q8) {
-          q = int(int8_t(row[i]));
-        } else {  // byte j of a group: element j (low nibble), j + 16 (high), as q + 8
-          const uint8_t b = row[g * 16 + (j % 16)];
-          q = int(j < 16 ? (b & 0xf) : (b >> 4)) - 8;
-        }
-        out[i] = float(q) * f16_to_f32(s16);
-      }
-      return;
-    }
-  }
-}
 
 // Y[n, W.rows] = X[n, W.cols] · Wᵀ: the matrix–vector kernel for one row
 // (decode), the matrix–matrix kernel for a prefill chunk.
@@ -236,7 +200,7 @@ class Decoder {
         throw Error("decoder: token id " + std::to_string(ids[r]) + " at row " +
                     std::to_string(r) + " is outside the vocabulary [0, " + std::to_string(V) +
                     ")");
-      detail::decode_row(W.embed_tokens, size_t(ids[r]), &b.x[r * H]);
+      dequantize_row(W.embed_tokens, size_t(ids[r]), &b.x[r * H]);  // any weight type
       ops::scale(embed_scale_, &b.x[r * H], H);
     }
     std::vector<ImageBlock> blocks;
