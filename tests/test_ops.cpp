@@ -222,59 +222,146 @@ TEST_CASE("axpy, weighted_sum, scale, add") {
   });
 }
 
+// The documented Q8/Q4 matvec (gemma3/ops/matmul.hpp): x quantized per
+// 32-group, dx = f32(amax/127), xq = round_half_even(x/dx); y = Σ_g c_g·I_g
+// with c_g = f32(scale_g·dx_g), I_g = Σ q·xq exact. Returns the exact value of
+// that formula (double), the magnitude Σ_g |c_g|·Σ_k |q_k·xq_k| its f32 sum
+// is within (cols + 2)·u of, and the bound Σ_k |w_k|·dx_g/2 on how far the
+// quantization of x moves it from the f32 product Σ w·x.
+struct QuantRef {
+  double value = 0, mag = 0, xerr = 0;
+};
+
+QuantRef quant_ref(const MatView& W, const float* x, size_t r) {
+  QuantRef out;
+  const uint8_t* row = W.row(r);
+  for (size_t g = 0; g < W.groups_per_row(); ++g) {
+    float xs[32] = {}, amax = 0.0f;
+    for (size_t k = 0; k < 32 && g * 32 + k < W.cols; ++k) {
+      xs[k] = x[g * 32 + k];
+      amax = std::max(amax, std::fabs(xs[k]));
+    }
+    const float dx = amax / 127.0f;
+    const float c = f16_to_f32(W.scales(r)[g]) * dx;
+    int64_t I = 0, Iabs = 0;
+    double wabs = 0;
+    for (size_t k = 0; k < 32 && g * 32 + k < W.cols; ++k) {
+      const int xq = dx > 0 ? int(std::nearbyint(xs[k] / dx)) : 0;
+      int q;
+      if (W.type == WeightType::Q8) {
+        q = int8_t(row[g * 32 + k]);
+      } else {
+        const uint8_t b = row[g * 16 + k % 16];
+        q = int(k < 16 ? (b & 0xF) : (b >> 4)) - 8;
+      }
+      I += int64_t(q) * xq;
+      Iabs += std::abs(int64_t(q) * xq);
+      wabs += std::fabs(double(q) * f16_to_f32(W.scales(r)[g]));
+    }
+    out.value += double(c) * double(I);
+    out.mag += std::fabs(double(c)) * double(Iabs);
+    out.xerr += wabs * dx / 2;
+  }
+  return out;
+}
+
 TEST_CASE("matvec: all weight types vs reference, exact integer case, threads") {
   std::mt19937 rng(3);
-  const size_t shapes[][2] = {{1, 1},  {1, 37}, {5, 48},  {7, 112}, {3, 33},
-                              {17, 96}, {130, 100}, {9, 4304}, {64, 2560}};
+  const size_t shapes[][2] = {{1, 1},  {1, 37}, {5, 48},  {7, 112}, {3, 33},  {2, 16},
+                              {17, 96}, {130, 100}, {9, 4304}, {64, 2560}, {3, 200}};
   for_each_target("matvec", [&] {
     for (WeightType t : kTypes) {
-      for (const auto& s : shapes) {
-        const size_t rows = s[0], cols = s[1];
-        const std::string type = weight_type_name(t);
-        CAPTURE(type);
-        CAPTURE(rows);
-        CAPTURE(cols);
-        // random floats: f32 sum of `cols` products (plus one scale product
-        // per group for Q8/Q4): ≤ (cols + 2)·u·Σ|w·x|
-        auto m = make_matrix(t, random_floats(rng, rows * cols), rows, cols);
-        scramble_padding(m, rng);
-        const auto x = random_floats(rng, cols);
-        std::vector<float> y(rows);
-        ops::matvec(m.view, x.data(), y.data(), ops::ThreadContext(2));
-        for (size_t r = 0; r < rows; ++r) {
-          double ref = 0, mag = 0;
-          for (size_t c = 0; c < cols; ++c) {
-            ref += double(m.values[r * cols + c]) * x[c];
-            mag += std::fabs(double(m.values[r * cols + c]) * x[c]);
+      // Q8/Q4: the AVX-512 VNNI kernel where the CPU has it, and the portable
+      // one (allow_vnni = false) on every target.
+      for (bool vnni : {true, false}) {
+        if (!vnni && !is_quantized(t)) continue;
+        auto mv = [&](const MatView& W, const float* x, float* y, int threads) {
+          ops::detail::matvec_impl(W, x, y, ops::ThreadContext(threads, 0), vnni);
+        };
+        for (const auto& s : shapes) {
+          const size_t rows = s[0], cols = s[1];
+          const std::string type = weight_type_name(t);
+          CAPTURE(type);
+          CAPTURE(vnni);
+          CAPTURE(rows);
+          CAPTURE(cols);
+          // random floats: f32 sum of `cols` products (plus one scale product
+          // per group for Q8/Q4): ≤ (cols + 2)·u·Σ|w·x|
+          auto m = make_matrix(t, random_floats(rng, rows * cols), rows, cols);
+          scramble_padding(m, rng);
+          const auto x = random_floats(rng, cols);
+          std::vector<float> y(rows);
+          mv(m.view, x.data(), y.data(), 2);
+          for (size_t r = 0; r < rows; ++r) {
+            double ref = 0, mag = 0;
+            for (size_t c = 0; c < cols; ++c) {
+              ref += double(m.values[r * cols + c]) * x[c];
+              mag += std::fabs(double(m.values[r * cols + c]) * x[c]);
+            }
+            if (is_quantized(t)) {  // the documented 8-bit x formula, and its distance to Σ w·x
+              const QuantRef q = quant_ref(m.view, x.data(), r);
+              CHECK(std::fabs(y[r] - q.value) <= (cols + 2) * kU * q.mag);
+              CHECK(std::fabs(y[r] - ref) <= (cols + 2) * kU * (q.mag + mag) + q.xerr);
+            } else {
+              CHECK(std::fabs(y[r] - ref) <= (cols + 2) * kU * mag);
+            }
           }
-          CHECK(std::fabs(y[r] - ref) <= (cols + 2) * kU * mag);
-        }
-        // exact: integer weights (power-of-two scales), x in [-2, 2]
-        auto e = make_matrix(t, exact_weights(rng, t, rows, cols), rows, cols);
-        scramble_padding(e, rng);
-        const auto ix = random_ints(rng, cols, -2, 2);
-        ops::matvec(e.view, ix.data(), y.data(), ops::ThreadContext(1));
-        size_t bad = 0;
-        for (size_t r = 0; r < rows; ++r) {
-          double ref = 0;
-          for (size_t c = 0; c < cols; ++c) ref += double(e.values[r * cols + c]) * ix[c];
-          bad += y[r] != float(ref);
-        }
-        CHECK(bad == 0);
-        // 1, 2, 3 threads, and nested inside a parallel region: same bits
-        std::vector<float> y1(rows), y2(rows), y3(rows), yn(rows);
-        ops::matvec(m.view, x.data(), y1.data(), ops::ThreadContext(1));
-        ops::matvec(m.view, x.data(), y2.data(), ops::ThreadContext(2));
-        ops::matvec(m.view, x.data(), y3.data(), ops::ThreadContext(3));
+          // exact: integer weights (power-of-two scales), x integers in [-2, 2]
+          // (Q8/Q4: plus one ±127 per group, so dx = 1 and xq = x exactly)
+          auto e = make_matrix(t, exact_weights(rng, t, rows, cols), rows, cols);
+          scramble_padding(e, rng);
+          auto ix = random_ints(rng, cols, -2, 2);
+          if (is_quantized(t))
+            for (size_t c = 0; c < cols; c += 32) ix[std::min(cols - 1, c + rng() % 32)] = (rng() & 1) ? 127.0f : -127.0f;
+          mv(e.view, ix.data(), y.data(), 1);
+          size_t bad = 0;
+          for (size_t r = 0; r < rows; ++r) {
+            double ref = 0;
+            for (size_t c = 0; c < cols; ++c) ref += double(e.values[r * cols + c]) * ix[c];
+            bad += y[r] != float(ref);
+          }
+          CHECK(bad == 0);
+          // 1, 2, 3 threads, and nested inside a parallel region: same bits
+          std::vector<float> y1(rows), y2(rows), y3(rows), yn(rows);
+          mv(m.view, x.data(), y1.data(), 1);
+          mv(m.view, x.data(), y2.data(), 2);
+          mv(m.view, x.data(), y3.data(), 3);
 #pragma omp parallel num_threads(2)
-        {
+          {
 #pragma omp single
-          ops::matvec(m.view, x.data(), yn.data(), ops::ThreadContext(2));
+            mv(m.view, x.data(), yn.data(), 2);
+          }
+          CHECK(y1 == y2);
+          CHECK(y1 == y3);
+          CHECK(y1 == yn);
         }
-        CHECK(y1 == y2);
-        CHECK(y1 == y3);
-        CHECK(y1 == yn);
       }
+    }
+  });
+}
+
+TEST_CASE("matvec Q8/Q4: a zero group of x, a non-finite x, VNNI and portable agree") {
+  std::mt19937 rng(11);
+  for_each_target("matvec quant edge cases", [&] {
+    for (WeightType t : {WeightType::Q8, WeightType::Q4}) {
+      const size_t rows = 37, cols = 300;
+      auto m = make_matrix(t, random_floats(rng, rows * cols), rows, cols);
+      auto x = random_floats(rng, cols);
+      for (size_t c = 64; c < 96; ++c) x[c] = 0.0f;  // group 2 all zero: dx = 0
+      std::vector<float> a(rows), b(rows);
+      ops::detail::matvec_impl(m.view, x.data(), a.data(), ops::ThreadContext(1), true);
+      ops::detail::matvec_impl(m.view, x.data(), b.data(), ops::ThreadContext(1), false);
+      for (size_t r = 0; r < rows; ++r) {
+        const QuantRef q = quant_ref(m.view, x.data(), r);
+        CHECK(std::fabs(a[r] - q.value) <= (cols + 2) * kU * q.mag);
+        CHECK(std::fabs(b[r] - q.value) <= (cols + 2) * kU * q.mag);
+      }
+      x[150] = std::numeric_limits<float>::quiet_NaN();
+      ops::matvec(m.view, x.data(), a.data(), ops::ThreadContext(1));
+      for (size_t r = 0; r < rows; ++r) CHECK(std::isnan(a[r]));
+      x[150] = std::numeric_limits<float>::infinity();
+      ops::matvec(m.view, x.data(), a.data(), ops::ThreadContext(1));
+      for (size_t r = 0; r < rows; ++r) CHECK(std::isnan(a[r]));
     }
   });
 }
@@ -299,8 +386,8 @@ TEST_CASE("matmul: all weight types vs reference, bias, exact case, threads, n-i
         const auto X = random_floats(rng, n * cols);
         const auto bias = random_floats(rng, rows);
         std::vector<float> Y(n * rows), Yb(n * rows);
-        ops::matmul(m.view, X.data(), n, Y.data(), ops::ThreadContext(2));
-        ops::matmul(m.view, X.data(), n, Yb.data(), ops::ThreadContext(2), bias.data());
+        ops::matmul(m.view, X.data(), n, Y.data(), ops::ThreadContext(2, 0));
+        ops::matmul(m.view, X.data(), n, Yb.data(), ops::ThreadContext(2, 0), bias.data());
         size_t bad = 0;
         for (size_t i = 0; i < n; ++i) {
           for (size_t j = 0; j < rows; ++j) {
@@ -334,8 +421,8 @@ TEST_CASE("matmul: all weight types vs reference, bias, exact case, threads, n-i
         // computed alone (n = 1): each output is one fixed FMA chain.
         std::vector<float> Y1(n * rows), Y3(n * rows), row(rows);
         ops::matmul(m.view, X.data(), n, Y1.data(), ops::ThreadContext(1));
-        ops::matmul(m.view, X.data(), n, Y3.data(), ops::ThreadContext(3));
-        ops::matmul(m.view, X.data(), n, Y.data(), ops::ThreadContext(2));
+        ops::matmul(m.view, X.data(), n, Y3.data(), ops::ThreadContext(3, 0));
+        ops::matmul(m.view, X.data(), n, Y.data(), ops::ThreadContext(2, 0));
         CHECK(Y1 == Y);
         CHECK(Y3 == Y);
         const size_t i = n / 2;
@@ -557,7 +644,7 @@ TEST_CASE("patch_embed: im2col order of a Conv2d weight [out, C, p, p]") {
     for (WeightType t : {WeightType::F32, WeightType::BF16}) {
       const auto m = make_matrix(t, w, O, C * p * p);
       std::vector<float> out(g * g * O);
-      ops::patch_embed(image.data(), C, S, p, m.view, bias.data(), out.data(), ops::ThreadContext(2));
+      ops::patch_embed(image.data(), C, S, p, m.view, bias.data(), out.data(), ops::ThreadContext(2, 0));
       for (size_t r = 0; r < g; ++r) {
         for (size_t q = 0; q < g; ++q) {
           for (size_t o = 0; o < O; ++o) {

@@ -8,6 +8,7 @@
 
 #include "gemma3/ops/vector-inl.hpp"
 #include "gemma3/ops/matmul-inl.hpp"
+#include "gemma3/ops/matvec_quant-inl.hpp"
 #include "gemma3/ops/norms-inl.hpp"
 #include "gemma3/ops/activations-inl.hpp"
 #include "gemma3/ops/softmax-inl.hpp"

@@ -3,8 +3,9 @@
 //
 // Bit-identical results for any thread count: work is split by output rows /
 // columns only, and each output has one fixed summation order. matvec(x) and
-// row 0 of matmul(X, n=1) are NOT bitwise equal (different summation orders;
-// both are f32 sums of the same products).
+// row 0 of matmul(X, n=1) are NOT bitwise equal: for F32/BF16 the summation
+// orders differ (both are f32 sums of the same products); for Q8/Q4 matvec
+// also quantizes x to 8 bits (see matvec), matmul does not.
 #pragma once
 
 #include <string>
@@ -36,37 +37,29 @@ inline void check_weight(const MatView& W, const char* what) {
 }
 }  // namespace detail
 
-// Matrix–vector product, W [rows, cols], x [cols], y [rows]:
-//
-//   for r in 0 … rows-1:  y[r] = Σ_c W[r, c] · x[c]
-//
-// where W[r, c] is the stored value widened to f32 (F32, BF16) or q·scale
-// of its group (Q8, Q4). How it is summed (this is what decode time is spent
-// on, so it runs at memory speed):
-//   F32/BF16: lane-wise f32 accumulators over the row, then the lane sum.
-//   Q8/Q4:    per 32-element group g, s_g = Σ q_k·x[k] in f32 (the integers
-//             are widened with integer ops, then converted), then
-//             y[r] = Σ_g scale_g · s_g — one multiply by the scale per group.
-// Rows are split among threads (ctx); y must not overlap x.
-inline void matvec(const MatView& W, const float* x, float* y, const ThreadContext& ctx) {
-  detail::check_weight(W, "matvec");
+namespace detail {
+// matvec with a choice of the Q8/Q4 kernel: allow_vnni = false runs the
+// portable integer kernel even where the AVX-512 VNNI one could (tests).
+inline void matvec_impl(const MatView& W, const float* x, float* y, const ThreadContext& ctx,
+                        bool allow_vnni) {
+  check_weight(W, "matvec");
   if (W.rows == 0) return;
   if (W.cols == 0) {
     for (size_t r = 0; r < W.rows; ++r) y[r] = 0.0f;
     return;
   }
-  // Quantized rows are read in whole blocks of groups (zero-padded in the
-  // file); their x is zero-padded to match and reordered the way the
-  // target's decode unpacks the weights (once per call, not per row).
+  // Q8/Q4: x is quantized to int8 per 32-group once per call, in the order
+  // the target's kernel reads it (matvec_quant-inl.hpp).
   std::vector<float> prepared;
   if (is_quantized(W.type)) {
     prepared.resize(HWY_DYNAMIC_DISPATCH(MatVecPreparedFloats)(W));
-    HWY_DYNAMIC_DISPATCH(MatVecPrepare)(W, x, prepared.data());
+    HWY_DYNAMIC_DISPATCH(MatVecPrepare)(W, x, prepared.data(), allow_vnni);
     x = prepared.data();
   }
   // Blocks of rows; any split gives the same bits (per-row arithmetic is
   // fixed), so the block size only balances the load.
-  const size_t nt = size_t(effective_threads(ctx, W.rows));
+  const size_t work = W.rows * W.cols;
+  const size_t nt = size_t(effective_threads(ctx, W.rows, work));
   size_t block = (W.rows + 8 * nt - 1) / (8 * nt);
   block = (block + 15) / 16 * 16;  // ≥ 16 rows, multiple of 4
   const size_t tasks = (W.rows + block - 1) / block;
@@ -75,7 +68,26 @@ inline void matvec(const MatView& W, const float* x, float* y, const ThreadConte
     const size_t r0 = t * block;
     const size_t r1 = r0 + block < W.rows ? r0 + block : W.rows;
     fn(W, x, y, r0, r1);
-  });
+  }, work);
+}
+}  // namespace detail
+
+// Matrix–vector product, W [rows, cols], x [cols], y [rows]:
+//
+//   F32/BF16:  y[r] = Σ_c W[r, c] · x[c]
+//              (W widened exactly to f32; lane-wise f32 accumulators over the
+//              row, then the lane sum — this runs at memory speed)
+//   Q8/Q4:     x is first quantized per 32-element group g (8-bit × 8-bit
+//              products, like llama.cpp's q8_0/q4_0 paths):
+//                dx_g = f32(max_{k∈g}|x_k| / 127),  xq_k = round_half_even(x_k / dx_g)
+//              then y[r] = Σ_g f32(scale_g · dx_g) · Σ_{k∈g} q_k·xq_k
+//              (the inner sums exact integers, the outer one in f32). The
+//              quantization of x adds at most Σ_k |W[r,k]|·dx_g/2 to the
+//              error; NaN/inf in a group of x make y NaN.
+// Rows are split among threads (ctx); y must not overlap x. Results are
+// bit-identical for any thread count.
+inline void matvec(const MatView& W, const float* x, float* y, const ThreadContext& ctx) {
+  detail::matvec_impl(W, x, y, ctx, true);
 }
 
 // Matrix–matrix product (nn.Linear without or with bias), W [rows, cols],
@@ -105,7 +117,8 @@ inline void matmul(const MatView& W, const float* X, size_t n, float* Y, const T
   // to keep the threads busy.
   const size_t nc = 128;
   const size_t jblocks = (W.rows + nc - 1) / nc;
-  const size_t nt = size_t(effective_threads(ctx, jblocks * n));
+  const size_t work = W.rows * W.cols * n;
+  const size_t nt = size_t(effective_threads(ctx, jblocks * n, work));
   size_t iblocks = 1;
   while (jblocks * iblocks < 4 * nt && n / (2 * iblocks) >= 64) iblocks *= 2;
   const size_t mc = (n + iblocks - 1) / iblocks;
@@ -121,7 +134,7 @@ inline void matmul(const MatView& W, const float* X, size_t n, float* Y, const T
     float* s = scratch.data() + size_t(thread) * per_thread;
     s += (64 - reinterpret_cast<uintptr_t>(s) % 64) % 64 / sizeof(float);
     if (i0 < i1) fn(W, X, Y, bias, i0, i1, j0, j1, s);
-  });
+  }, work);
 }
 
 // Y[i, j] += bias[j] for a [n, cols] row-major Y.

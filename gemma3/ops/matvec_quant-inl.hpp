@@ -1,0 +1,349 @@
+// gemma3/ops/matvec_quant-inl.hpp — per-target code of the matrix–vector
+// product for Q8/Q4 weights (the decode path of quantized models), and the
+// MatVecRows entry point for all four weight types (public API:
+// gemma3/ops/matmul.hpp).
+//
+// Q8/Q4 matvec multiplies 8-bit integers by 8-bit integers, as llama.cpp's
+// q8_0/q4_0 paths do: x is quantized ONCE per call, per 32-element group g,
+//   dx_g = f32(max_k |x_k| / 127),   xq_k = round_half_even(x_k / dx_g)  (f32 division)
+// (a group of zeros: dx = 0, xq = 0; a non-finite value: dx = NaN, so y is
+// NaN as the f32 product would be), and then
+//   y[r] = Σ_g c_g · I_g,   c_g = f32(scale_g · dx_g),   I_g = Σ_{k∈g} q_k·xq_k
+// with I_g an exact integer and the outer sum in f32. The quantization of x
+// adds |Σ_k w_k·(x_k − xq_k·dx_g)| ≤ Σ_k |w_k|·dx_g/2 to the error of an f32
+// product (docs/performance.md measures the effect on the model).
+//
+// Two implementations of the same integer sums, chosen at run time:
+//  * AVX-512 VNNI (`vpdpbusd`, u8 × s8 → s32, four products per 32-bit lane)
+//    inside the AVX3 target: Highway 1.0.3 has no op for it, so a function
+//    with the extra target attribute uses the intrinsic, on CPUs that report
+//    avx512vnni. vpdpbusd needs one unsigned operand: Q4 nibbles are stored
+//    as q + 8 (0…15) and Q8 bytes become q + 128 with an XOR; the excess
+//    8·Σxq / 128·Σxq of each lane is subtracted by starting the lane's
+//    accumulator at a per-call correction, so every lane ends at an exact
+//    Σ q·xq over its 4 (Q8) or 8 (Q4) elements.
+//  * Portable Highway code (every target, and AVX3 without VNNI): i8 → i16,
+//    ReorderWidenMulAccumulate (pairwise i16 products into i32), one exact
+//    I_g per group.
+#if defined(GEMMA3_OPS_MATVEC_QUANT_INL_H_) == defined(HWY_TARGET_TOGGLE)
+#ifdef GEMMA3_OPS_MATVEC_QUANT_INL_H_
+#undef GEMMA3_OPS_MATVEC_QUANT_INL_H_
+#else
+#define GEMMA3_OPS_MATVEC_QUANT_INL_H_
+#endif
+
+#include <hwy/cache_control.h>
+#include <hwy/highway.h>
+
+#include "gemma3/ops/matmul-inl.hpp"
+
+// The VNNI path: x86 AVX3 targets, GCC or Clang (function target attributes).
+#undef GEMMA3_OPS_VNNI
+#if HWY_ARCH_X86 && (HWY_TARGET == HWY_AVX3 || HWY_TARGET == HWY_AVX3_DL) && \
+    (HWY_COMPILER_GCC_ACTUAL >= 900 || HWY_COMPILER_CLANG >= 900)
+#define GEMMA3_OPS_VNNI 1
+#include <immintrin.h>
+// The target's own features plus VNNI (Clang replaces, not extends, the
+// features of the surrounding target pragma with a function's attribute).
+#undef GEMMA3_OPS_VNNI_ATTR
+#define GEMMA3_OPS_VNNI_ATTR __attribute__((target(HWY_TARGET_STR ",avx512vnni")))
+#else
+#define GEMMA3_OPS_VNNI 0
+#endif
+
+HWY_BEFORE_NAMESPACE();
+namespace gemma3 {
+namespace ops {
+namespace HWY_NAMESPACE {
+namespace hn = hwy::HWY_NAMESPACE;
+
+// Where the prepared x of a Q8/Q4 matvec lies (bytes from the buffer start).
+// A block is 64 bytes of weights: 2 Q8 groups or 4 Q4 groups.
+//   header  int32: 1 = the VNNI path may run
+//   dx      f32 per group, zero past the last group (+16 for whole-vector loads)
+//   xq      int8, the order the kernels read: Q8 natural (64 per block);
+//           Q4 per block the low-nibble elements of its 4 groups (j = 0…15
+//           of each), then the high-nibble ones (j = 16…31): 128 per block
+//   corr    int32 per 32-bit lane of a block (16 per block): −128·Σ (Q8) or
+//           −8·Σ (Q4) of the xq that lane multiplies (VNNI path only)
+struct QuantX {
+  size_t groups, blocks, group_bytes, xq_per_block;
+  size_t off_dx, off_xq, off_corr, bytes;
+};
+
+inline QuantX QuantXLayout(const MatView& W) {
+  QuantX L;
+  const bool q8 = W.type == WeightType::Q8;
+  L.groups = W.groups_per_row();
+  const size_t gpb = q8 ? 2 : 4;
+  L.blocks = (L.groups + gpb - 1) / gpb;
+  L.group_bytes = q8 ? 32 : 16;
+  L.xq_per_block = q8 ? 64 : 128;
+  L.off_dx = 64;
+  L.off_xq = L.off_dx + align_up((L.blocks * gpb + 16) * sizeof(float), 64);
+  L.off_corr = L.off_xq + L.blocks * L.xq_per_block;
+  L.bytes = L.off_corr + L.blocks * 16 * sizeof(int32_t);
+  return L;
+}
+
+// Index in xq of element k (0…31) of group g.
+inline size_t QuantXIndex(WeightType t, size_t g, size_t k) {
+  if (t == WeightType::Q8) return g * 32 + k;
+  return (g / 4) * 128 + (k < 16 ? 0 : 64) + (g % 4) * 16 + (k % 16);
+}
+
+#if GEMMA3_OPS_VNNI
+// Checked once per process (__builtin_cpu_supports reads a table the C
+// runtime filled at start-up; Highway's SupportedTargets() would run cpuid,
+// tens of µs in a VM).
+inline bool CpuHasVnni() {
+  static const bool has = __builtin_cpu_supports("avx512vnni") != 0;
+  return has;
+}
+#endif
+
+// Quantizes x (W.cols floats) for a Q8/Q4 matvec into xp (QuantXLayout(W).bytes
+// bytes, 4-byte aligned). allow_vnni = false forces the portable kernel.
+inline void PrepareQuantX(const MatView& W, const float* HWY_RESTRICT x, uint8_t* HWY_RESTRICT xp,
+                          bool allow_vnni) {
+  const QuantX L = QuantXLayout(W);
+  const DQ d;
+  const hn::RebindToSigned<DQ> di;
+  const size_t N = hn::Lanes(d);
+  int32_t vnni = 0;
+#if GEMMA3_OPS_VNNI
+  vnni = allow_vnni && CpuHasVnni() ? 1 : 0;
+#else
+  (void)allow_vnni;
+#endif
+  hwy::CopyBytes<4>(&vnni, xp);
+  float* dx = reinterpret_cast<float*>(xp + L.off_dx);
+  int8_t* xq = reinterpret_cast<int8_t*>(xp + L.off_xq);
+  int32_t* corr = reinterpret_cast<int32_t*>(xp + L.off_corr);
+  const size_t gpb = W.type == WeightType::Q8 ? 2 : 4;
+  for (size_t g = L.groups; g < L.blocks * gpb + 16; ++g) dx[g] = 0.0f;
+  for (size_t i = 0; i < L.blocks * L.xq_per_block; ++i) xq[i] = 0;
+  HWY_ALIGN float v[kQuantGroup];
+  HWY_ALIGN int32_t qi[kQuantGroup];
+  for (size_t g = 0; g < L.groups; ++g) {
+    const size_t c0 = g * kQuantGroup;
+    const size_t count = W.cols - c0 < kQuantGroup ? W.cols - c0 : kQuantGroup;
+    float amax = 0.0f;
+    bool finite = true;
+    for (size_t k = 0; k < kQuantGroup; ++k) {
+      v[k] = k < count ? x[c0 + k] : 0.0f;
+      const float a = std::fabs(v[k]);
+      finite = finite && a <= std::numeric_limits<float>::max();  // false for inf, NaN
+      amax = a > amax ? a : amax;
+    }
+    if (!finite) {
+      dx[g] = std::numeric_limits<float>::quiet_NaN();  // y = NaN, as in f32
+      continue;
+    }
+    if (amax == 0.0f) continue;  // dx = 0, xq = 0
+    dx[g] = amax / 127.0f;
+    const auto vdx = hn::Set(d, dx[g]);
+    for (size_t k = 0; k < kQuantGroup; k += N) {
+      // |x/dx| ≤ 127 up to one rounding of the division: never past 127.5
+      const auto r = hn::Round(hn::Div(hn::Load(d, v + k), vdx));
+      hn::Store(hn::ConvertTo(di, r), di, qi + k);
+    }
+    for (size_t k = 0; k < kQuantGroup; ++k) {
+      const int32_t q = qi[k] > 127 ? 127 : (qi[k] < -127 ? -127 : qi[k]);
+      xq[QuantXIndex(W.type, g, k)] = int8_t(q);
+    }
+  }
+  // Per-lane corrections of the VNNI path (lane i of a block multiplies the
+  // xq bytes 4i…4i+3 of the block; for Q4 those of both halves).
+  const int32_t offset = W.type == WeightType::Q8 ? 128 : 8;
+  for (size_t b = 0; b < L.blocks; ++b) {
+    const int8_t* xb = xq + b * L.xq_per_block;
+    for (size_t i = 0; i < 16; ++i) {
+      int32_t s = 0;
+      for (size_t j = 0; j < 4; ++j) {
+        s += xb[4 * i + j];
+        if (W.type == WeightType::Q4) s += xb[64 + 4 * i + j];
+      }
+      corr[b * 16 + i] = -offset * s;
+    }
+  }
+}
+
+// ---- portable kernel ---------------------------------------------------------
+
+// Lane-wise exact partial sums of I_g = Σ_k q_k·xq_k over group g of row q
+// (int32 lanes; their total is I_g).
+template <WeightType kType, class D16>
+HWY_INLINE hn::Vec<hn::Repartition<int32_t, D16>> GroupDotInt(D16 d16, const uint8_t* HWY_RESTRICT q,
+                                                              const int8_t* HWY_RESTRICT xq, size_t g) {
+  const hn::Repartition<int32_t, D16> d32;
+  const hn::Rebind<int8_t, decltype(d16)> d8;
+  const hn::Rebind<uint8_t, decltype(d16)> du8;
+  const size_t N = hn::Lanes(d16);
+  auto s0 = hn::Zero(d32), s1 = hn::Zero(d32);
+  if (kType == WeightType::Q8) {
+    const int8_t* w = reinterpret_cast<const int8_t*>(q) + g * 32;
+    const int8_t* xg = xq + g * 32;
+    for (size_t k = 0; k < 32; k += N) {
+      const auto a = hn::PromoteTo(d16, hn::LoadU(d8, w + k));
+      const auto b = hn::PromoteTo(d16, hn::LoadU(d8, xg + k));
+      s0 = hn::ReorderWidenMulAccumulate(d32, a, b, s0, s1);
+    }
+  } else {
+    const uint8_t* p = q + g * 16;
+    const int8_t* xlo = xq + (g / 4) * 128 + (g % 4) * 16;
+    const int8_t* xhi = xlo + 64;
+    const auto mask = hn::Set(d16, int16_t{0x0F});
+    const auto eight = hn::Set(d16, int16_t{8});
+    for (size_t k = 0; k < 16; k += N) {
+      const auto bytes = hn::BitCast(d16, hn::PromoteTo(hn::RebindToUnsigned<decltype(d16)>(),
+                                                        hn::LoadU(du8, p + k)));
+      const auto lo = hn::Sub(hn::And(bytes, mask), eight);
+      const auto hi = hn::Sub(hn::ShiftRight<4>(bytes), eight);
+      s0 = hn::ReorderWidenMulAccumulate(d32, lo, hn::PromoteTo(d16, hn::LoadU(d8, xlo + k)), s0, s1);
+      s0 = hn::ReorderWidenMulAccumulate(d32, hi, hn::PromoteTo(d16, hn::LoadU(d8, xhi + k)), s0, s1);
+    }
+  }
+  return hn::Add(s0, s1);
+}
+
+// y = Σ_g c_g · (lane partial sums of I_g), lane-wise in f32, then the lane sum.
+template <WeightType kType>
+HWY_INLINE void MatVecRowsQuantPortable(const MatView& W, const uint8_t* xp, float* y, size_t r0,
+                                        size_t r1) {
+  const hn::CappedTag<int16_t, 16> d16;  // ≤ 16 lanes: a group is whole vectors
+  const hn::Rebind<float, hn::Repartition<int32_t, decltype(d16)>> df;
+  const QuantX L = QuantXLayout(W);
+  const float* dx = reinterpret_cast<const float*>(xp + L.off_dx);
+  const int8_t* xq = reinterpret_cast<const int8_t*>(xp + L.off_xq);
+  for (size_t r = r0; r < r1; ++r) {
+    const uint8_t* q = W.row(r);
+    const uint16_t* s = W.scales(r);
+    auto a0 = hn::Zero(df), a1 = hn::Zero(df);
+    HWY_ALIGN float scale[16];
+    for (size_t g0 = 0; g0 < L.groups; g0 += 16) {
+      const size_t count = L.groups - g0 < 16 ? L.groups - g0 : 16;
+      LoadScales(s + g0, count, scale);
+      for (size_t k = 0; k < count; ++k) {
+        const size_t g = g0 + k;
+        const auto c = hn::Set(df, scale[k] * dx[g]);
+        const auto part = hn::ConvertTo(df, GroupDotInt<kType>(d16, q, xq, g));
+        if (g & 1)
+          a1 = hn::MulAdd(part, c, a1);
+        else
+          a0 = hn::MulAdd(part, c, a0);
+      }
+    }
+    y[r] = hn::GetLane(hn::SumOfLanes(df, hn::Add(a0, a1)));
+  }
+}
+
+// ---- AVX-512 VNNI kernel -------------------------------------------------------
+
+#if GEMMA3_OPS_VNNI
+// One 64-byte block → 16 lanes of exact partial sums Σ q·xq (4 or 8 elements each).
+template <WeightType kType>
+GEMMA3_OPS_VNNI_ATTR inline __m512i
+BlockDotVnni(__m512i raw, const int8_t* xb, const int32_t* corr) {
+  __m512i acc = _mm512_loadu_si512(corr);
+  if (kType == WeightType::Q8) {  // q + 128 = q XOR 0x80 (unsigned)
+    const __m512i u = _mm512_xor_si512(raw, _mm512_set1_epi8(char(0x80)));
+    return _mm512_dpbusd_epi32(acc, u, _mm512_loadu_si512(xb));
+  }
+  const __m512i m = _mm512_set1_epi8(0x0F);  // nibbles are q + 8 (unsigned)
+  const __m512i lo = _mm512_and_si512(raw, m);
+  const __m512i hi = _mm512_and_si512(_mm512_srli_epi16(raw, 4), m);
+  acc = _mm512_dpbusd_epi32(acc, lo, _mm512_loadu_si512(xb));
+  return _mm512_dpbusd_epi32(acc, hi, _mm512_loadu_si512(xb + 64));
+}
+
+template <WeightType kType>
+GEMMA3_OPS_VNNI_ATTR inline void
+MatVecRowsQuantVnni(const MatView& W, const uint8_t* xp, float* y, size_t r0, size_t r1) {
+  const QuantX L = QuantXLayout(W);
+  const float* dx = reinterpret_cast<const float*>(xp + L.off_dx);
+  const int8_t* xq = reinterpret_cast<const int8_t*>(xp + L.off_xq);
+  const int32_t* corr = reinterpret_cast<const int32_t*>(xp + L.off_corr);
+  constexpr size_t kGpb = kType == WeightType::Q8 ? 2 : 4;  // groups per block
+  constexpr size_t kBpv = 16 / kGpb;                         // blocks per 16 scales
+  const size_t rb = W.row_stride();
+  // Lane i of a block belongs to group i/8 (Q8) or i/4 (Q4) of the block.
+  const __m512i lane_group = _mm512_srli_epi32(
+      _mm512_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15),
+      kType == WeightType::Q8 ? 3 : 2);
+  for (size_t r = r0; r < r1; ++r) {
+    const uint8_t* q = W.row(r);
+    const uint16_t* s = W.scales(r);
+    __m512 acc0 = _mm512_setzero_ps(), acc1 = _mm512_setzero_ps();
+    for (size_t b0 = 0; b0 < L.blocks; b0 += kBpv) {
+      // c_g = scale_g · dx_g for the next 16 groups (masked past the row).
+      const size_t g0 = b0 * kGpb;
+      const size_t cnt = L.groups - g0 < 16 ? L.groups - g0 : 16;
+      const __m256i s16 = _mm256_maskz_loadu_epi16(__mmask16((1u << cnt) - 1u), s + g0);
+      const __m512 cv = _mm512_mul_ps(_mm512_cvtph_ps(s16), _mm512_loadu_ps(dx + g0));
+      const size_t nb = L.blocks - b0 < kBpv ? L.blocks - b0 : kBpv;
+      for (size_t k = 0; k < nb; ++k) {
+        const size_t b = b0 + k;
+        const uint8_t* p = q + b * 64;
+        _mm_prefetch(reinterpret_cast<const char*>(p + kPrefetchBytes), _MM_HINT_T0);
+        // The last block of a row may reach past it: masked load (no fault).
+        const size_t left = rb - b * 64;
+        const __m512i raw = left >= 64 ? _mm512_loadu_si512(p)
+                                       : _mm512_maskz_loadu_epi8((__mmask64(1) << left) - 1, p);
+        const __m512i ia = BlockDotVnni<kType>(raw, xq + b * L.xq_per_block, corr + b * 16);
+        const __m512 sc = _mm512_permutexvar_ps(
+            _mm512_add_epi32(lane_group, _mm512_set1_epi32(int(k * kGpb))), cv);
+        if (k & 1)
+          acc1 = _mm512_fmadd_ps(_mm512_cvtepi32_ps(ia), sc, acc1);
+        else
+          acc0 = _mm512_fmadd_ps(_mm512_cvtepi32_ps(ia), sc, acc0);
+      }
+    }
+    const hn::Full512<float> d;
+    y[r] = hn::GetLane(hn::SumOfLanes(d, hn::Vec512<float>{_mm512_add_ps(acc0, acc1)}));
+  }
+}
+#endif  // GEMMA3_OPS_VNNI
+
+// ---- entry points ------------------------------------------------------------
+
+// Bytes of prepared x (MatVecPrepare) for a Q8/Q4 matrix, as floats.
+inline size_t MatVecPreparedFloats(const MatView& W) {
+  return (QuantXLayout(W).bytes + 3) / 4;
+}
+
+// x for MatVecRows of a Q8/Q4 matrix (MatVecPreparedFloats(W) floats).
+inline void MatVecPrepare(const MatView& W, const float* x, float* xp, bool allow_vnni) {
+  PrepareQuantX(W, x, reinterpret_cast<uint8_t*>(xp), allow_vnni);
+}
+
+template <WeightType kType>
+HWY_INLINE void MatVecRowsQuant(const MatView& W, const float* xp, float* y, size_t r0,
+                                size_t r1) {
+  const uint8_t* p = reinterpret_cast<const uint8_t*>(xp);
+#if GEMMA3_OPS_VNNI
+  int32_t vnni;
+  hwy::CopyBytes<4>(p, &vnni);
+  if (vnni) return MatVecRowsQuantVnni<kType>(W, p, y, r0, r1);
+#endif
+  MatVecRowsQuantPortable<kType>(W, p, y, r0, r1);
+}
+
+// y[r] = Σ_c W[r,c]·x[c] for r in [r0, r1). For Q8/Q4, x must have been
+// prepared by MatVecPrepare.
+inline void MatVecRows(const MatView& W, const float* x, float* y, size_t r0, size_t r1) {
+  switch (W.type) {
+    case WeightType::F32: return MatVecRowsDense<float>(W, x, y, r0, r1);
+    case WeightType::BF16: return MatVecRowsDense<uint16_t>(W, x, y, r0, r1);
+    case WeightType::Q8: return MatVecRowsQuant<WeightType::Q8>(W, x, y, r0, r1);
+    case WeightType::Q4: return MatVecRowsQuant<WeightType::Q4>(W, x, y, r0, r1);
+  }
+}
+
+// NOLINTNEXTLINE(google-readability-namespace-comments)
+}  // namespace HWY_NAMESPACE
+}  // namespace ops
+}  // namespace gemma3
+HWY_AFTER_NAMESPACE();
+
+#endif  // GEMMA3_OPS_MATVEC_QUANT_INL_H_
