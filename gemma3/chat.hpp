@@ -14,8 +14,17 @@
 // where the newlines are tokenized together with the surrounding text (so "user\n"
 // followed by "\n\n" gives one "\n\n\n" piece, as in HF) and the image token id, which
 // is not a SentencePiece piece, is inserted directly.
+//
+// Pan-and-scan (spec §4.2): an image part with num_crops > 0 is rendered as HF's
+// processor rewrites it,
+//   "Here is the original image " <img> " and here are some crops to help you see better "
+//   <img> " " <img> ...   (num_crops crop images)
+// and every <img> is then expanded as above (the original first, then the crops).
 #pragma once
 
+#include <cstddef>
+#include <cstdint>
+#include <memory>
 #include <string>
 #include <string_view>
 #include <utility>
@@ -23,17 +32,58 @@
 
 #include "gemma3/config.hpp"
 #include "gemma3/error.hpp"
+#include "gemma3/image.hpp"
 #include "gemma3/tokenizer.hpp"
 
 namespace gemma3 {
 
+// One part of a message: text, or an image. An image part carries its image
+// as ONE of: decoded pixels, an encoded file in memory, or a file path (a
+// Session loads it with its ImageOptions limits). Payload-less image parts
+// (make_image()) are enough for rendering and tokenizing.
 struct ChatPart {
   enum class Kind : uint8_t { Text, Image };
   Kind kind = Kind::Text;
   std::string text;  // Text parts only
 
-  static ChatPart make_text(std::string t) { return ChatPart{Kind::Text, std::move(t)}; }
-  static ChatPart make_image() { return ChatPart{Kind::Image, {}}; }
+  // Image parts. Shared, so that copying a conversation does not copy pixels.
+  std::shared_ptr<const Image> image;                             // decoded RGB
+  std::shared_ptr<const std::vector<std::uint8_t>> image_bytes;   // PNG/JPEG/... file bytes
+  std::string image_path;                                          // a file to load
+  // Pan-and-scan crops of this image (spec §4.2). Set by the Session after
+  // preprocessing; > 0 changes the rendered text (see the top of this file).
+  int num_crops = 0;
+
+  static ChatPart make_text(std::string t) {
+    ChatPart p;
+    p.text = std::move(t);
+    return p;
+  }
+  static ChatPart make_image() {
+    ChatPart p;
+    p.kind = Kind::Image;
+    return p;
+  }
+  static ChatPart make_image_file(std::string path) {
+    ChatPart p = make_image();
+    p.image_path = std::move(path);
+    return p;
+  }
+  static ChatPart make_image_data(std::vector<std::uint8_t> encoded) {
+    ChatPart p = make_image();
+    p.image_bytes = std::make_shared<const std::vector<std::uint8_t>>(std::move(encoded));
+    return p;
+  }
+  static ChatPart make_image_data(const void* data, std::size_t size) {
+    const auto* b = static_cast<const std::uint8_t*>(data);
+    return make_image_data(std::vector<std::uint8_t>(b, b + (b ? size : 0)));
+  }
+  static ChatPart make_image_pixels(Image img) {
+    ChatPart p = make_image();
+    p.image = std::make_shared<const Image>(std::move(img));
+    return p;
+  }
+  bool has_image_payload() const { return image || image_bytes || !image_path.empty(); }
 };
 
 struct ChatMessage {
@@ -138,8 +188,19 @@ inline std::vector<ChatSegment> render_chat_segments(const std::vector<ChatMessa
     text("\n");
     if (i == first) text(first_user_prefix);
     for (const ChatPart& p : m.content) {
-      if (p.kind == ChatPart::Kind::Image) image();
-      else text(python_strip(p.text));
+      if (p.kind != ChatPart::Kind::Image) {
+        text(python_strip(p.text));
+      } else if (p.num_crops <= 0) {
+        image();
+      } else {  // spec §4.2: HF's replace_image_token text (inserted after templating: not trimmed)
+        text("Here is the original image ");
+        image();
+        text(" and here are some crops to help you see better ");
+        for (int c = 0; c < p.num_crops; ++c) {
+          if (c) text(" ");
+          image();
+        }
+      }
     }
     text("<end_of_turn>\n");
   }
@@ -158,13 +219,14 @@ inline std::string render_chat(const std::vector<ChatMessage>& messages, bool ad
   return s;
 }
 
-// Token ids of the conversation: format.bos_id, then the encoded prompt. With
-// expand_images each image is expanded as the HF processor does; without, an image is
-// the single <start_of_image> id of the template text.
-inline std::vector<int> tokenize_chat(const Tokenizer& tok, const std::vector<ChatMessage>& messages,
-                                      bool add_generation_prompt, const ChatFormat& format, bool expand_images = true) {
-  if (format.bos_id < 0) throw Error("chat: ChatFormat.bos_id is not set");
-  const auto segments = detail::render_chat_segments(messages, add_generation_prompt);
+namespace detail {
+
+// Appends the ids of `prefix` + the segments (no BOS) to `ids`, expanding images
+// as tokenize_chat() does. Used for a whole conversation and for a Session's
+// later turns (prefix "\n" after the cached <end_of_turn>).
+inline void encode_segments(const Tokenizer& tok, const std::vector<ChatSegment>& segments,
+                            const ChatFormat& format, bool expand_images, std::string prefix,
+                            std::vector<int>& ids) {
   bool has_image = false;
   for (const auto& s : segments) has_image = has_image || s.image;
   if (has_image) {
@@ -176,8 +238,7 @@ inline std::vector<int> tokenize_chat(const Tokenizer& tok, const std::vector<Ch
       throw Error("chat: the tokenizer's <start_of_image>/<end_of_image> ids do not match the model config (" +
                   std::to_string(format.boi_id) + "/" + std::to_string(format.eoi_id) + ")");
   }
-  std::vector<int> ids{format.bos_id};
-  std::string pending;
+  std::string pending = std::move(prefix);
   auto flush = [&] {
     const auto part = tok.encode(pending);
     ids.insert(ids.end(), part.begin(), part.end());
@@ -196,6 +257,19 @@ inline std::vector<int> tokenize_chat(const Tokenizer& tok, const std::vector<Ch
     }
   }
   flush();
+}
+
+}  // namespace detail
+
+// Token ids of the conversation: format.bos_id, then the encoded prompt. With
+// expand_images each image is expanded as the HF processor does; without, an image is
+// the single <start_of_image> id of the template text.
+inline std::vector<int> tokenize_chat(const Tokenizer& tok, const std::vector<ChatMessage>& messages,
+                                      bool add_generation_prompt, const ChatFormat& format, bool expand_images = true) {
+  if (format.bos_id < 0) throw Error("chat: ChatFormat.bos_id is not set");
+  std::vector<int> ids{format.bos_id};
+  detail::encode_segments(tok, detail::render_chat_segments(messages, add_generation_prompt), format,
+                          expand_images, {}, ids);
   return ids;
 }
 

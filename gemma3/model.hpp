@@ -1,5 +1,6 @@
 // gemma3/model.hpp — a loaded model: the mapped file, its weights, tokenizer
-// and text decoder.
+// and text decoder (plus the vision tower's weights when has_vision(); a
+// Session builds a VisionEncoder, whose scratch is per use, from them).
 //
 //   gemma3::Model model("gemma-3-4b-it.g3");   // throws gemma3::Error
 //
@@ -45,6 +46,8 @@ class Model {
   const Weights& weights() const { return weights_; }
   const Tokenizer& tokenizer() const { return tokenizer_; }
   const Decoder& decoder() const { return decoder_; }
+  // false for a text-only model: image parts are refused.
+  bool has_vision() const { return config().has_vision; }
 
   // Ids a sampler may return: [0, tokenizer pieces) minus the image markers
   // (spec §1.5). The logits have config().text.vocab_size entries.

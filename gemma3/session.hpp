@@ -10,6 +10,16 @@
 //   std::cout << "\n" << chat.timings().decode_tokens_per_second() << " tokens/s\n";
 //   chat.chat("And at sunset?", on_text);               // continues; earlier turns are not re-run
 //
+//   // Images: parts of a user turn, in order (a file, encoded bytes or an Image).
+//   chat.chat({gemma3::ChatPart::make_image_file("cat.jpg"),
+//              gemma3::ChatPart::make_text("What is in this picture?")}, on_text);
+//
+// Each image is loaded (SessionOptions::images limits), preprocessed, encoded
+// by the vision tower and its soft tokens inserted at its image-token block
+// (spec §4.6), which attends to itself bidirectionally (spec §5.3). The
+// encoder's scratch (~0.2 GB at 4B shapes) exists only while a turn's images
+// are encoded.
+//
 // A Session owns a KV cache, so each turn only runs the new tokens. Text is
 // streamed UTF-8-safe (bytes of an incomplete character are held back).
 // Generation stops on the model's stop ids (config: <eos>, <end_of_turn>),
@@ -20,6 +30,7 @@
 // use SessionOptions::threads OpenMP threads.
 #pragma once
 
+#include <algorithm>
 #include <chrono>
 #include <cstddef>
 #include <functional>
@@ -29,12 +40,28 @@
 #include "gemma3/chat.hpp"
 #include "gemma3/decoder.hpp"
 #include "gemma3/error.hpp"
+#include "gemma3/image.hpp"
 #include "gemma3/kv_cache.hpp"
 #include "gemma3/model.hpp"
 #include "gemma3/sampler.hpp"
 #include "gemma3/tokenizer.hpp"
+#include "gemma3/vision.hpp"
 
 namespace gemma3 {
+
+// How a Session turns image parts into pixels.
+struct ImageOptions {
+  ImageLoadOptions limits;     // file size / side / pixel limits, checked before decoding
+  // spec §4.2: also encode crops of wide or tall images (HF do_pan_and_scan;
+  // off in the release). Each crop costs one more image block of
+  // mm_tokens_per_image positions and one more vision-tower run.
+  bool pan_and_scan = false;
+  // Pan-and-scan settings; 0 = the model's preprocessor_config.json values
+  // (256, 4, 1.2 for the release).
+  int pan_and_scan_min_crop_size = 0;
+  int pan_and_scan_max_num_crops = 0;
+  double pan_and_scan_min_ratio_to_activate = 0;
+};
 
 struct SessionOptions {
   size_t context = 8192;          // positions the KV cache holds; 0 = the model's maximum
@@ -42,15 +69,19 @@ struct SessionOptions {
   int threads = 0;                // 0 = all cores (OMP_NUM_THREADS)
   size_t prefill_chunk = 256;     // prompt tokens per forward call (image spans are never split)
   SamplingOptions sampling;       // defaults = the release generation config
+  ImageOptions images;            // image parts of chat turns
 };
 
 // Figures of the last chat()/generate() call.
 struct Timings {
   size_t prompt_tokens = 0;      // tokens prefilled (the new turn, plus a held-back token)
   size_t generated_tokens = 0;   // tokens sampled (stop token excluded)
-  double prefill_seconds = 0;    // feeding the prompt
+  size_t images = 0;             // images encoded (pan-and-scan crops included)
+  double image_load_seconds = 0;    // decoding + preprocessing them
+  double image_encode_seconds = 0;  // vision tower + projector
+  double prefill_seconds = 0;    // feeding the prompt (image encoding not included)
   double decode_seconds = 0;     // every forward of a generated token
-  double time_to_first_token = 0;  // call start → first token sampled
+  double time_to_first_token = 0;  // call start → first token sampled (images included)
   double prefill_tokens_per_second() const {
     return prefill_seconds > 0 ? double(prompt_tokens) / prefill_seconds : 0;
   }
@@ -72,6 +103,32 @@ struct GenerateResult {
 // the id that produced it (−1 for a final flush of held-back bytes). Return
 // false to stop generating.
 using TokenCallback = std::function<bool(const std::string& text, int token)>;
+
+namespace detail {
+
+// Prefill chunking: the end of the chunk that starts at `pos` of n tokens,
+// at most `chunk` long, unless an image span would be split: then the chunk
+// ends before the span, or (a span longer than the chunk, or starting at
+// pos) holds all of it (spec §5.3). `spans` are sorted and disjoint.
+inline size_t prefill_chunk_end(size_t pos, size_t n, size_t chunk,
+                                const std::vector<ImageSpan>& spans) {
+  size_t end = std::min(n, pos + chunk);
+  for (const ImageSpan& s : spans) {
+    if (s.count == 0 || !(s.start < end && end < s.start + s.count)) continue;
+    end = s.start > pos ? s.start : s.start + s.count;
+  }
+  return end;
+}
+
+// The image blocks of a prompt: every maximal run of `image_id` (spec §5.3,
+// HF token_type_ids), in order.
+inline std::vector<ImageBlock> image_token_blocks(const std::vector<int>& ids, int image_id) {
+  std::vector<int> types(ids.size());
+  for (size_t i = 0; i < ids.size(); ++i) types[i] = ids[i] == image_id ? 1 : 0;
+  return image_blocks_from_token_types(types);
+}
+
+}  // namespace detail
 
 class Session {
  public:
@@ -102,21 +159,23 @@ class Session {
     return chat(std::vector<ChatPart>{ChatPart::make_text(user_text)}, on_text, max_new_tokens);
   }
 
-  // One user turn made of parts. Image parts are not supported yet.
+  // One user turn made of parts: text and images, in order. Images are loaded
+  // and encoded before anything is fed, so a bad image (a clear Error naming
+  // it) leaves the conversation as it was.
   GenerateResult chat(const std::vector<ChatPart>& parts, const TokenCallback& on_text = {},
                       size_t max_new_tokens = 2048) {
-    for (const ChatPart& p : parts)
-      if (p.kind == ChatPart::Kind::Image)
-        throw Error("session: images in chat turns are not supported yet (vision not wired in)");
     if (raw_) throw Error("session: raw tokens were fed; reset() before chatting");
+    const auto t0 = Clock::now();
+    TurnImages images = load_images(parts);
+    const auto t1 = Clock::now();
     const TokenIds& t = model_->config().tokens;
+    const ChatFormat fmt = ChatFormat::from_config(model_->config());
     std::vector<int> ids;
     if (turns_ == 0) {
       std::vector<ChatMessage> msgs;
       if (!system_.empty()) msgs.emplace_back("system", system_);
-      msgs.emplace_back("user", parts);
-      ids = tokenize_chat(model_->tokenizer(), msgs, true, ChatFormat::from_config(model_->config()),
-                          false);
+      msgs.emplace_back("user", images.parts);
+      ids = tokenize_chat(model_->tokenizer(), msgs, true, fmt);
     } else {
       // Continue the conversation: close the model's turn as the template
       // would ("<end_of_turn>\n"), then the new user turn and the generation
@@ -125,13 +184,14 @@ class Session {
       // <end_of_turn>.
       if (pending_ >= 0 && !is_stop(pending_)) ids.push_back(pending_);
       ids.push_back(t.end_of_turn);
-      std::string text = "\n";
-      for (const auto& s : detail::render_chat_segments({ChatMessage("user", parts)}, true))
-        text += s.text;
-      const auto enc = model_->tokenizer().encode(text);
-      ids.insert(ids.end(), enc.begin(), enc.end());
+      detail::encode_segments(model_->tokenizer(),
+                              detail::render_chat_segments({ChatMessage("user", images.parts)}, true),
+                              fmt, true, "\n", ids);
     }
-    GenerateResult r = run(ids, {}, on_text, max_new_tokens);
+    check_room(ids.size());  // before the (costly) encoding
+    const EncodedImages enc = encode_images(ids, images);
+    GenerateResult r = run(ids, enc.spans, on_text, max_new_tokens, t0);
+    set_image_timings(images, enc, t0, t1);
     ++turns_;
     return r;
   }
@@ -147,7 +207,28 @@ class Session {
     std::vector<int> all;
     if (pending_ >= 0) all.push_back(pending_);
     all.insert(all.end(), ids.begin(), ids.end());
-    return run(all, {}, on_text, max_new_tokens);
+    return run(all, {}, on_text, max_new_tokens, Clock::now());
+  }
+
+  // The same with images: the image-token blocks of ids (maximal runs of the
+  // config's image token id) are filled, in order, with `images` (image parts:
+  // a file, encoded bytes or pixels) — what gemma3-dump --image does. With
+  // pan-and-scan, image k takes 1 + its crops consecutive blocks.
+  GenerateResult generate_with_images(const std::vector<int>& ids, const std::vector<ChatPart>& images,
+                                      const TokenCallback& on_text = {}, size_t max_new_tokens = 2048) {
+    if (turns_ > 0) throw Error("session: a chat is in progress; reset() before raw generation");
+    const auto t0 = Clock::now();
+    const TurnImages loaded = load_images(only_images(images));
+    const auto t1 = Clock::now();
+    std::vector<int> all;
+    if (pending_ >= 0) all.push_back(pending_);
+    all.insert(all.end(), ids.begin(), ids.end());
+    check_room(all.size());
+    const EncodedImages enc = encode_images(all, loaded);
+    raw_ = true;
+    GenerateResult r = run(all, enc.spans, on_text, max_new_tokens, t0);
+    set_image_timings(loaded, enc, t0, t1);
+    return r;
   }
 
   // Feeds ids (and image embeddings: spans index into ids) without sampling;
@@ -164,6 +245,22 @@ class Session {
     }
     all.insert(all.end(), ids.begin(), ids.end());
     feed(all, spans);
+    pending_ = -1;
+    return logits_;
+  }
+
+  // prefill() with images filling the image-token blocks of ids, in order
+  // (as generate_with_images()).
+  const std::vector<float>& prefill_with_images(const std::vector<int>& ids,
+                                                const std::vector<ChatPart>& images) {
+    const TurnImages loaded = load_images(only_images(images));
+    std::vector<int> all;
+    if (pending_ >= 0) all.push_back(pending_);
+    all.insert(all.end(), ids.begin(), ids.end());
+    check_room(all.size());
+    const EncodedImages enc = encode_images(all, loaded);
+    if (turns_ == 0) raw_ = true;
+    feed(all, enc.spans);
     pending_ = -1;
     return logits_;
   }
@@ -197,6 +294,114 @@ class Session {
     return false;
   }
 
+  void check_room(size_t n) const {
+    if (n > cache_.remaining())
+      throw Error("context overflow: the prompt needs " + std::to_string(n) +
+                  " positions but only " + std::to_string(cache_.remaining()) + " of " +
+                  std::to_string(cache_.context()) +
+                  " are left (reset the session or raise the context length)");
+  }
+
+  static const std::vector<ChatPart>& only_images(const std::vector<ChatPart>& parts) {
+    for (const ChatPart& p : parts)
+      if (p.kind != ChatPart::Kind::Image)
+        throw Error("session: images for raw ids must be image parts (a text part was given)");
+    return parts;
+  }
+
+  // A turn's images: the parts (num_crops filled in) and one pixel array
+  // [3, S, S] per image block, in prompt order.
+  struct TurnImages {
+    std::vector<ChatPart> parts;
+    std::vector<PixelValues> storage;
+    std::vector<const float*> pixels;
+  };
+
+  // Loads and preprocesses every image part (spec §4.1, §4.2).
+  TurnImages load_images(const std::vector<ChatPart>& parts) const {
+    TurnImages out;
+    out.parts = parts;
+    const ModelConfig& cfg = model_->config();
+    const ImageOptions& io = opt_.images;
+    PreprocessConfig pc = cfg.preprocess;
+    pc.do_pan_and_scan = io.pan_and_scan;
+    if (io.pan_and_scan_min_crop_size > 0) pc.pan_and_scan_min_crop_size = io.pan_and_scan_min_crop_size;
+    if (io.pan_and_scan_max_num_crops > 0) pc.pan_and_scan_max_num_crops = io.pan_and_scan_max_num_crops;
+    if (io.pan_and_scan_min_ratio_to_activate > 0)
+      pc.pan_and_scan_min_ratio_to_activate = io.pan_and_scan_min_ratio_to_activate;
+    size_t k = 0;
+    for (ChatPart& p : out.parts) {
+      if (p.kind != ChatPart::Kind::Image) continue;
+      const std::string which = "session: image " + std::to_string(++k) + " of the turn";
+      if (!cfg.has_vision)
+        throw Error(which + ": this model has no vision tower (a text-only model); it cannot take images");
+      if (!p.has_image_payload())
+        throw Error(which + " has no image (give a file path, encoded bytes or a decoded Image)");
+      try {
+        Image loaded;
+        const Image* img = p.image.get();
+        if (!img) {
+          loaded = p.image_bytes ? load_image_from_memory(p.image_bytes->data(), p.image_bytes->size(),
+                                                          "<memory>", io.limits)
+                                 : load_image(p.image_path, io.limits);
+          img = &loaded;
+        }
+        out.storage.push_back(preprocess_image(*img, pc, cfg.vision.image_size));
+      } catch (const Error& e) {
+        throw Error(which + ": " + e.what());
+      }
+      p.num_crops = out.storage.back().num_crops;
+    }
+    for (const PixelValues& pv : out.storage)
+      for (int i = 0; i < pv.count; ++i) out.pixels.push_back(pv.image(i));
+    return out;
+  }
+
+  // The vision tower's output for the image blocks of ids, and their spans.
+  struct EncodedImages {
+    std::vector<float> embeddings;  // [blocks, mm_tokens, hidden]
+    std::vector<ImageSpan> spans;   // point into embeddings
+    double seconds = 0;
+  };
+
+  // Encodes images.pixels (spec §4.3–4.5) for the image blocks of ids, which
+  // must match them one to one.
+  EncodedImages encode_images(const std::vector<int>& ids, const TurnImages& images) {
+    const ModelConfig& cfg = model_->config();
+    const auto blocks = detail::image_token_blocks(ids, cfg.tokens.image);
+    if (blocks.size() != images.pixels.size())
+      throw Error("session: the prompt has " + std::to_string(blocks.size()) +
+                  " image blocks (runs of image token id " + std::to_string(cfg.tokens.image) +
+                  ") for " + std::to_string(images.pixels.size()) + " images");
+    const size_t T = size_t(cfg.mm_tokens_per_image), H = size_t(cfg.text.hidden_size);
+    for (size_t i = 0; i < blocks.size(); ++i)
+      if (blocks[i].count != T)
+        throw Error("session: image block " + std::to_string(i) + " at position " +
+                    std::to_string(blocks[i].start) + " has " + std::to_string(blocks[i].count) +
+                    " image tokens; the model takes " + std::to_string(T) + " per image");
+    EncodedImages out;
+    if (blocks.empty()) return out;
+    const auto t0 = Clock::now();
+    out.embeddings.resize(blocks.size() * T * H);
+    {
+      // Scratch for these images only (freed at the end of the scope).
+      VisionEncoder enc(cfg, model_->weights());
+      for (size_t i = 0; i < blocks.size(); ++i)
+        enc.encode(images.pixels[i], out.embeddings.data() + i * T * H, threads_);
+    }
+    for (size_t i = 0; i < blocks.size(); ++i)
+      out.spans.push_back({blocks[i].start, T, out.embeddings.data() + i * T * H});
+    out.seconds = seconds(t0, Clock::now());
+    return out;
+  }
+
+  void set_image_timings(const TurnImages& images, const EncodedImages& enc, Clock::time_point t0,
+                         Clock::time_point t1) {
+    timings_.images = images.pixels.size();
+    timings_.image_load_seconds = images.pixels.empty() ? 0.0 : seconds(t0, t1);
+    timings_.image_encode_seconds = enc.seconds;
+  }
+
   // Prefill ids in chunks of ≤ prefill_chunk tokens; an image span is never
   // split (a chunk ends before it, or holds all of it).
   void feed(const std::vector<int>& ids, const std::vector<ImageSpan>& images) {
@@ -209,11 +414,7 @@ class Session {
                     " is outside the vocabulary [0, " + std::to_string(dec.vocab_rows()) + ")");
     size_t pos = 0;
     while (pos < ids.size()) {
-      size_t end = std::min(ids.size(), pos + opt_.prefill_chunk);
-      for (const ImageSpan& s : images) {
-        if (s.count == 0 || !(s.start < end && end < s.start + s.count)) continue;
-        end = s.start > pos ? s.start : s.start + s.count;  // before the span, or all of it
-      }
+      const size_t end = detail::prefill_chunk_end(pos, ids.size(), opt_.prefill_chunk, images);
       std::vector<ImageSpan> local;
       for (const ImageSpan& s : images)
         if (s.count && s.start >= pos && s.start + s.count <= end)
@@ -226,24 +427,21 @@ class Session {
     }
   }
 
+  // Feeds ids (t0: when the call started) and samples until a stop.
   GenerateResult run(const std::vector<int>& ids, const std::vector<ImageSpan>& images,
-                     const TokenCallback& on_text, size_t max_new_tokens) {
+                     const TokenCallback& on_text, size_t max_new_tokens, Clock::time_point t0) {
     GenerateResult res;
     timings_ = Timings();
-    const auto t0 = Clock::now();
     if (ids.empty() && history_.empty()) throw Error("session: nothing to generate from");
+    const auto tp = Clock::now();
     if (!ids.empty()) {
-      if (ids.size() > cache_.remaining())
-        throw Error("context overflow: the prompt needs " + std::to_string(ids.size()) +
-                    " positions but only " + std::to_string(cache_.remaining()) + " of " +
-                    std::to_string(cache_.context()) +
-                    " are left (reset the session or raise the context length)");
+      check_room(ids.size());
       feed(ids, images);
       pending_ = -1;  // it was the first of ids
     }
     const auto t1 = Clock::now();
     timings_.prompt_tokens = ids.size();
-    timings_.prefill_seconds = seconds(t0, t1);
+    timings_.prefill_seconds = seconds(tp, t1);
 
     StreamDecoder stream(model_->tokenizer());
     auto emit = [&](const std::string& text, int id) {
