@@ -1,7 +1,8 @@
 // gemma3-dump — the reference outputs of this implementation, for checking
 // another backend against it (format: docs/decoder.md).
 //
-//   gemma3-dump -m MODEL --ids 2,105,... [--logits OUT.npy] [--hidden OUT.npy]
+//   gemma3-dump -m MODEL --ids 2,105,... [--image FILE]... [--logits OUT.npy] [--hidden OUT.npy]
+//               [--pixels OUT.npy] [--image-embeddings OUT.npy]
 //               [--generate N] [--threads N] [--chunk N]
 //
 //   --logits    f32 logits of every position, [tokens, vocab_size] (.npy)
@@ -11,6 +12,10 @@
 //   --generate  prints N greedy continuation ids on one line, space-separated:
 //               plain argmax over ALL logits (lowest id on ties), no id
 //               excluded, no stop token — the reference loop
+//   --image     an image for the next image-token block of --ids (a maximal run
+//               of the config's image token id), in order; one per block
+//   --pixels    the preprocessed images, [images, 3, size, size] (.npy)
+//   --image-embeddings  the projected image embeddings, [images, mm_tokens, hidden]
 // The KV cache is f32, so the numbers are those of exact f32 arithmetic.
 #include <algorithm>
 #include <cstdio>
@@ -21,7 +26,10 @@
 
 #include "gemma3/decoder.hpp"
 #include "gemma3/detail/npy.hpp"
+#include "gemma3/image.hpp"
 #include "gemma3/model.hpp"
+#include "gemma3/session.hpp"
+#include "gemma3/vision.hpp"
 
 namespace {
 
@@ -29,9 +37,14 @@ using gemma3::Error;
 
 void usage() {
   std::fprintf(stderr,
-               "usage: gemma3-dump -m MODEL --ids ID,ID,... [--logits OUT.npy] [--hidden OUT.npy]\n"
+               "usage: gemma3-dump -m MODEL --ids ID,ID,... [--image FILE]... [--logits OUT.npy]\n"
+               "                   [--hidden OUT.npy] [--pixels OUT.npy] [--image-embeddings OUT.npy]\n"
                "                   [--generate N] [--threads N] [--chunk N]\n"
                "  --ids       the prompt token ids, comma-separated (include BOS yourself)\n"
+               "  --image     image for the next image-token block of --ids (a run of the config's\n"
+               "              image token id), repeatable, in order; one image per block\n"
+               "  --pixels    write the preprocessed images [images, 3, size, size] as .npy\n"
+               "  --image-embeddings  write the projected image embeddings [images, mm_tokens, hidden]\n"
                "  --logits    write f32 logits of every position [tokens, vocab] as .npy\n"
                "  --hidden    write the residual stream [layers+1, tokens, hidden] as .npy\n"
                "              (0 = scaled embeddings, i = output of layer i-1, before final norm)\n"
@@ -62,7 +75,8 @@ std::vector<int> parse_ids(const std::string& s) {
 }
 
 int run(int argc, char** argv) {
-  std::string model_path, logits_path, hidden_path;
+  std::string model_path, logits_path, hidden_path, pixels_path, embeddings_path;
+  std::vector<std::string> image_paths;
   std::vector<int> ids;
   bool have_ids = false;
   size_t generate = 0, chunk = 256;
@@ -85,6 +99,12 @@ int run(int argc, char** argv) {
       logits_path = value();
     } else if (a == "--hidden") {
       hidden_path = value();
+    } else if (a == "--image") {
+      image_paths.push_back(value());
+    } else if (a == "--pixels") {
+      pixels_path = value();
+    } else if (a == "--image-embeddings") {
+      embeddings_path = value();
     } else if (a == "--generate") {
       generate = parse_size(a, value());
     } else if (a == "--threads") {
@@ -99,8 +119,9 @@ int run(int argc, char** argv) {
   }
   if (model_path.empty()) throw Error("-m MODEL is required (see --help)");
   if (!have_ids) throw Error("--ids is required (see --help)");
-  if (logits_path.empty() && hidden_path.empty() && generate == 0)
-    throw Error("nothing to do: give --logits, --hidden and/or --generate");
+  if (logits_path.empty() && hidden_path.empty() && generate == 0 && pixels_path.empty() &&
+      embeddings_path.empty())
+    throw Error("nothing to do: give --logits, --hidden, --pixels, --image-embeddings and/or --generate");
 
   const gemma3::Model model(model_path);
   const gemma3::Decoder& dec = model.decoder();
@@ -111,10 +132,55 @@ int run(int argc, char** argv) {
   if (context > size_t(c.max_position_embeddings))
     throw Error("--ids and --generate need " + std::to_string(context) +
                 " positions; the model allows " + std::to_string(c.max_position_embeddings));
-  gemma3::KVCache cache(c, context, gemma3::KVType::F32);
-  gemma3::ForwardBuffers buf;
   const gemma3::ops::ThreadContext tc =
       threads > 0 ? gemma3::ops::ThreadContext(threads) : gemma3::ops::ThreadContext();
+
+  // Images: one per image-token block of --ids, in order (spec §4.6).
+  const auto blocks = gemma3::detail::image_token_blocks(ids, model.config().tokens.image);
+  if (blocks.size() != image_paths.size())
+    throw Error("--ids has " + std::to_string(blocks.size()) +
+                " image block(s) (runs of image token id " +
+                std::to_string(model.config().tokens.image) + ") but " +
+                std::to_string(image_paths.size()) + " --image file(s) were given");
+  if ((!pixels_path.empty() || !embeddings_path.empty()) && image_paths.empty())
+    throw Error("--pixels and --image-embeddings need --image");
+  const size_t T = size_t(model.config().mm_tokens_per_image);
+  const size_t S = size_t(model.config().vision.image_size);
+  std::vector<float> pixels, embeddings;
+  std::vector<gemma3::ImageSpan> spans;
+  if (!image_paths.empty()) {
+    if (!model.has_vision())
+      throw Error(model_path + ": this model has no vision tower (text-only); --image cannot be used");
+    for (size_t i = 0; i < blocks.size(); ++i)
+      if (blocks[i].count != T)
+        throw Error("--ids: image block " + std::to_string(i) + " at position " +
+                    std::to_string(blocks[i].start) + " has " + std::to_string(blocks[i].count) +
+                    " image tokens; the model takes " + std::to_string(T) + " per image");
+    // The release preprocessing: one [3, S, S] image each, no pan-and-scan.
+    gemma3::PreprocessConfig pc = model.config().preprocess;
+    pc.do_pan_and_scan = false;
+    const size_t per = 3 * S * S;
+    pixels.resize(image_paths.size() * per);
+    for (size_t i = 0; i < image_paths.size(); ++i) {
+      const gemma3::PixelValues pv =
+          gemma3::preprocess_image(gemma3::load_image(image_paths[i]), pc, int(S));
+      std::copy(pv.image(0), pv.image(0) + per, pixels.begin() + std::ptrdiff_t(i * per));
+    }
+    embeddings.resize(image_paths.size() * T * H);
+    gemma3::VisionEncoder enc(model.config(), model.weights());
+    for (size_t i = 0; i < image_paths.size(); ++i) {
+      enc.encode(&pixels[i * per], &embeddings[i * T * H], tc);
+      spans.push_back({blocks[i].start, T, &embeddings[i * T * H]});
+    }
+  }
+  if (!pixels_path.empty())
+    gemma3::detail::write_npy_f32(pixels_path, pixels.data(), {image_paths.size(), 3, S, S});
+  if (!embeddings_path.empty())
+    gemma3::detail::write_npy_f32(embeddings_path, embeddings.data(), {image_paths.size(), T, H});
+  if (logits_path.empty() && hidden_path.empty() && generate == 0) return 0;
+
+  gemma3::KVCache cache(c, context, gemma3::KVType::F32);
+  gemma3::ForwardBuffers buf;
 
   const bool want_all = !logits_path.empty();
   std::vector<float> logits(want_all ? n * V : V);
@@ -128,11 +194,17 @@ int run(int argc, char** argv) {
     else return;
     std::copy(data, data + shape[0] * H, hidden.begin() + std::ptrdiff_t((slot * n + pos) * H));
   };
-  for (pos = 0; pos < n; pos += chunk) {
-    const size_t m = std::min(chunk, n - pos);
+  // Chunks of --chunk tokens, but an image block is never split (spec §5.3).
+  for (pos = 0; pos < n;) {
+    const size_t end = gemma3::detail::prefill_chunk_end(pos, n, chunk, spans);
+    std::vector<gemma3::ImageSpan> local;
+    for (const gemma3::ImageSpan& s : spans)
+      if (s.start >= pos && s.start + s.count <= end)
+        local.push_back({s.start - pos, s.count, s.embeddings});
     float* out = want_all ? logits.data() + pos * V : logits.data();
-    dec.forward(cache, ids.data() + pos, m, {}, out, want_all, buf, tc,
+    dec.forward(cache, ids.data() + pos, end - pos, local, out, want_all, buf, tc,
                 hidden.empty() ? nullptr : &obs, false);
+    pos = end;
   }
   if (!logits_path.empty()) gemma3::detail::write_npy_f32(logits_path, logits.data(), {n, V});
   if (!hidden_path.empty())
