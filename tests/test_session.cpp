@@ -1,7 +1,8 @@
 // Tests of gemma3/session.hpp + gemma3/model.hpp: the public API on the tiny
 // model — greedy generation vs the reference continuation, multi-turn chat
 // reusing the cache (and producing the template's ids), streaming, stopping,
-// seeds, context overflow, prefill chunking around image spans.
+// seeds, context overflow, prefill chunking around image spans. (Images
+// through the whole pipeline: tests/test_multimodal.cpp.)
 #include <doctest/doctest.h>
 
 #include <cstdio>
@@ -165,10 +166,12 @@ TEST_CASE("session: context overflow is a clear error") {
   CHECK_THROWS_AS(Session(tiny_model(), o), Error);
 }
 
-TEST_CASE("session: images are rejected for now; chat and raw modes do not mix") {
+TEST_CASE("session: an image part needs an image; chat and raw modes do not mix") {
+  // (Images in chat turns: tests/test_multimodal.cpp.)
   Session s(tiny_model(), greedy_f32());
   CHECK_THROWS_WITH_AS(s.chat(std::vector<ChatPart>{ChatPart::make_image()}),
-                       doctest::Contains("not supported yet"), Error);
+                       doctest::Contains("has no image"), Error);
+  CHECK(s.position() == 0);
   s.generate({2, 30}, {}, 1);
   CHECK_THROWS_AS(s.chat("hi"), Error);
   s.reset();
