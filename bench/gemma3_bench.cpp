@@ -12,6 +12,7 @@
 #include <exception>
 
 #include "bench/bench_kernels.hpp"
+#include "bench/bench_model.hpp"
 #include "bench/bench_vision.hpp"
 
 namespace {
@@ -21,6 +22,7 @@ void usage() {
                "usage: gemma3-bench <subcommand> [options]\n"
                "subcommands:\n"
                "  kernels   read bandwidth, f32 FMA peak, matvec/matmul for every weight type\n"
+               "  model     end to end at the real 4B shapes (random weights): TTFT, prefill, decode, image, RSS\n"
                "  vision    SigLIP encoder + projector on one 896x896 image, per weight type\n"
                "run 'gemma3-bench <subcommand> --help' for its options\n");
 }
@@ -34,6 +36,7 @@ int main(int argc, char** argv) {
   }
   try {
     if (!std::strcmp(argv[1], "kernels")) return gemma3::bench::kernels_main(argc - 1, argv + 1);
+    if (!std::strcmp(argv[1], "model")) return gemma3::bench::model_main(argc - 1, argv + 1);
     if (!std::strcmp(argv[1], "vision")) return gemma3::bench::bench_vision(argc - 1, argv + 1);
     std::fprintf(stderr, "error: unknown subcommand '%s'\n", argv[1]);
     usage();
