@@ -582,7 +582,7 @@ inline Image resize_bilinear(const Image& in, int out_w, int out_h) {
 // Preprocessing.
 
 // Checks the settings (from config.preprocess) and the model's image size.
-inline void validate(const PreprocessConfig& c, int image_size) {
+inline void validate_preprocess_config(const PreprocessConfig& c, int image_size) {
   if (image_size <= 0 || image_size > 65536)
     throw Error("image preprocessing: image size " + std::to_string(image_size) +
                 " is invalid (it comes from vision_config.image_size)");
@@ -671,7 +671,7 @@ inline Image crop(const Image& img, const CropBox& b) {
 // The uint8 image the vision tower sees (before rescale/normalize): the
 // Pillow-exact resize to image_size x image_size (aspect ratio not kept).
 inline Image resize_for_model(const Image& img, int image_size) {
-  validate(PreprocessConfig{}, image_size);
+  validate_preprocess_config(PreprocessConfig{}, image_size);
   return resize_bilinear(img, image_size, image_size);
 }
 
@@ -697,7 +697,7 @@ inline void to_pixel_values(const Image& img, const PreprocessConfig& c, float* 
 // Full preprocessing of one image: the original, then (with pan-and-scan) its
 // crops, each resized to image_size x image_size and normalized; [count, 3, S, S].
 inline PixelValues preprocess_image(const Image& img, const PreprocessConfig& c, int image_size) {
-  validate(c, image_size);
+  validate_preprocess_config(c, image_size);
   std::vector<CropBox> boxes;
   if (c.do_pan_and_scan) boxes = pan_and_scan_boxes(img.width, img.height, c);
   PixelValues pv;
