@@ -27,9 +27,17 @@ set(tiny "${SOURCE_DIR}/tests/data/tiny/model")
 run(out "${BUILD_DIR}/gemma3-convert" "${tiny}" "${work}/tiny-f32.gemma3" --type f32)
 run(out "${BUILD_DIR}/gemma3-convert" "${tiny}" "${work}/tiny-q4.gemma3" --type q4)
 
-# minimal: one turn, streamed (gibberish: the weights are random), then the figures.
-run(out "${BUILD_DIR}/gemma3-example-minimal" "${work}/tiny-f32.gemma3" "Hello there")
-expect("${out}" "\\[[0-9]+ prompt tokens, [0-9]+ generated, [0-9.e+]+ tokens/s\\]" "minimal")
+# minimal: one turn with an image, streamed (gibberish: the weights are random), then the
+# figures.
+run(out "${BUILD_DIR}/gemma3-example-minimal" "${work}/tiny-f32.gemma3"
+    "${SOURCE_DIR}/tests/data/image/img0_photo_150x97.png" "What is in this picture?")
+expect("${out}" "\\[1 image in [0-9.e-]+ s, [0-9]+ prompt tokens, [0-9]+ generated, [0-9.e+]+ tokens/s\\]" "minimal")
+# a bad image is an error message and exit status 1, not a crash
+execute_process(COMMAND "${BUILD_DIR}/gemma3-example-minimal" "${work}/tiny-f32.gemma3"
+                "${SOURCE_DIR}/tests/data/image/truncated.png" RESULT_VARIABLE rc ERROR_VARIABLE err)
+if(NOT rc EQUAL 1 OR NOT err MATCHES "error: .*truncated.png")
+  message(FATAL_ERROR "minimal with a truncated image: exit ${rc}, ${err}")
+endif()
 
 # chat: three turns on stdin, /reset between the second and third. The second
 # turn must not re-run the first (its prompt is only the new turn's tokens).

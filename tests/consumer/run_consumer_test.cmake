@@ -26,8 +26,8 @@ execute_process(COMMAND "${work}/minimal/minimal" RESULT_VARIABLE rc ERROR_VARIA
 if(NOT rc EQUAL 1 OR NOT err MATCHES "usage: ")  # no model given: usage, exit 1
   message(FATAL_ERROR "examples/minimal built against the package did not run: ${rc} ${err}")
 endif()
-if(EXISTS "${BUILD_DIR}/gemma3-convert")  # and on the tiny random model: one streamed turn
+if(EXISTS "${BUILD_DIR}/gemma3-convert")  # and on the tiny random model: one streamed turn with an image
   run(${BUILD_DIR}/gemma3-convert "${SOURCE_DIR}/tests/data/tiny/model" "${work}/tiny.gemma3" --type bf16)
-  run("${work}/minimal/minimal" "${work}/tiny.gemma3" "Hi")
+  run("${work}/minimal/minimal" "${work}/tiny.gemma3" "${SOURCE_DIR}/tests/data/image/img1_pattern_64x64.png" "Hi")
 endif()
 message(STATUS "consumer built and ran against the installed package and via add_subdirectory; examples/minimal built against the package")
