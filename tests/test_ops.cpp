@@ -340,6 +340,38 @@ TEST_CASE("matvec: all weight types vs reference, exact integer case, threads") 
   });
 }
 
+TEST_CASE("matvec_multi: one region, the same bits as separate matvec calls") {
+  std::mt19937 rng(5);
+  for (WeightType t : kTypes) {
+    const size_t cols = 300;
+    auto a = make_matrix(t, random_floats(rng, 70 * cols), 70, cols);
+    auto b = make_matrix(t, random_floats(rng, 33 * cols), 33, cols);
+    auto c = make_matrix(t, random_floats(rng, 5 * cols), 5, cols);
+    const auto x = random_floats(rng, cols);
+    std::vector<float> ya(70), yb(33), yc(5), ra(70), rb(33), rc(5);
+    const MatView* W[] = {&a.view, &b.view, &c.view};
+    float* Y[] = {ya.data(), yb.data(), yc.data()};
+    for (int threads : {1, 2, 3}) {
+      ops::matvec_multi(W, Y, 3, x.data(), ops::ThreadContext(threads, 0));
+      ops::matvec(a.view, x.data(), ra.data(), ops::ThreadContext(1));
+      ops::matvec(b.view, x.data(), rb.data(), ops::ThreadContext(1));
+      ops::matvec(c.view, x.data(), rc.data(), ops::ThreadContext(1));
+      CHECK(ya == ra);
+      CHECK(yb == rb);
+      CHECK(yc == rc);
+    }
+    // mixed shapes fall back to separate calls
+    auto d = make_matrix(t, random_floats(rng, 4 * 64), 4, 64);
+    const MatView* W2[] = {&a.view, &d.view};
+    std::vector<float> yd(4), rd(4);
+    float* Y2[] = {ya.data(), yd.data()};
+    ops::matvec_multi(W2, Y2, 2, x.data(), ops::ThreadContext(2, 0));
+    ops::matvec(d.view, x.data(), rd.data(), ops::ThreadContext(1));
+    CHECK(ya == ra);
+    CHECK(yd == rd);
+  }
+}
+
 TEST_CASE("matvec Q8/Q4: a zero group of x, a non-finite x, VNNI and portable agree") {
   std::mt19937 rng(11);
   for_each_target("matvec quant edge cases", [&] {

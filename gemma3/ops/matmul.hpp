@@ -90,6 +90,48 @@ inline void matvec(const MatView& W, const float* x, float* y, const ThreadConte
   detail::matvec_impl(W, x, y, ctx, true);
 }
 
+// Several matrix–vector products with the same x, in ONE parallel region
+// (q/k/v, gate/up of a decode step): y_i = W_i·x for i < count, each exactly
+// as matvec computes it (same bits). x is quantized once when the W_i are
+// Q8/Q4. The W_i must have the same cols and type; otherwise this falls back
+// to one matvec per matrix. Fewer regions means fewer barriers per token,
+// each of which costs a scheduler slice when a thread was descheduled.
+inline void matvec_multi(const MatView* const* W, float* const* y, size_t count, const float* x,
+                         const ThreadContext& ctx) {
+  bool same = count > 0;
+  for (size_t i = 0; i < count; ++i) {
+    detail::check_weight(*W[i], "matvec_multi");
+    same = same && W[i]->type == W[0]->type && W[i]->cols == W[0]->cols && W[i]->rows > 0;
+  }
+  if (!same || W[0]->cols == 0) {
+    for (size_t i = 0; i < count; ++i) matvec(*W[i], x, y[i], ctx);
+    return;
+  }
+  std::vector<float> prepared;
+  if (is_quantized(W[0]->type)) {
+    prepared.resize(HWY_DYNAMIC_DISPATCH(MatVecPreparedFloats)(*W[0]));
+    HWY_DYNAMIC_DISPATCH(MatVecPrepare)(*W[0], x, prepared.data(), true);
+    x = prepared.data();
+  }
+  size_t rows = 0;
+  for (size_t i = 0; i < count; ++i) rows += W[i]->rows;
+  const size_t work = rows * W[0]->cols;
+  const size_t nt = size_t(effective_threads(ctx, rows, work));
+  size_t block = (rows + 8 * nt - 1) / (8 * nt);
+  block = (block + 15) / 16 * 16;
+  // Tasks: blocks of each matrix's rows, matrix after matrix.
+  std::vector<size_t> first(count + 1, 0);
+  for (size_t i = 0; i < count; ++i) first[i + 1] = first[i] + (W[i]->rows + block - 1) / block;
+  auto fn = HWY_DYNAMIC_DISPATCH(MatVecRows);
+  parallel_for(first[count], ctx, [&](size_t t, int) {
+    size_t i = 0;
+    while (t >= first[i + 1]) ++i;
+    const size_t r0 = (t - first[i]) * block;
+    const size_t r1 = r0 + block < W[i]->rows ? r0 + block : W[i]->rows;
+    fn(*W[i], x, y[i], r0, r1);
+  }, work);
+}
+
 // Matrix–matrix product (nn.Linear without or with bias), W [rows, cols],
 // X [n, cols] row-major, Y [n, rows] row-major, bias [rows] or nullptr:
 //
