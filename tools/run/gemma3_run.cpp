@@ -80,7 +80,11 @@ void print_stats(const gemma3::Timings& t) {
 // The user turn: the images first, then the text (HF's usual
 // [{"type": "image"}, ..., {"type": "text"}] order).
 std::vector<gemma3::ChatPart> turn_parts(std::vector<gemma3::ChatPart>& images,
-                                         const std::string& text) {
+                                         const std::string& text, bool quiet) {
+  // The vision tower takes a while on a CPU (tens of seconds per image at
+  // 4B size): say so before the reply starts.
+  if (!quiet && !images.empty())
+    std::fprintf(stderr, "[encoding %zu image%s...]\n", images.size(), images.size() == 1 ? "" : "s");
   std::vector<gemma3::ChatPart> parts = std::move(images);
   images.clear();
   parts.push_back(gemma3::ChatPart::make_text(text));
@@ -183,7 +187,7 @@ int run(int argc, char** argv) {
       ids.insert(ids.end(), enc.begin(), enc.end());
       session.generate(ids, print, max_tokens);
     } else {
-      session.chat(turn_parts(images, prompt), print, max_tokens);
+      session.chat(turn_parts(images, prompt, quiet), print, max_tokens);
     }
     std::printf("\n");
     if (!quiet) print_stats(session.timings());
@@ -216,7 +220,7 @@ int run(int argc, char** argv) {
       }
       continue;
     }
-    session.chat(turn_parts(images, line), print, max_tokens);
+    session.chat(turn_parts(images, line, quiet), print, max_tokens);
     std::printf("\n");
     std::fflush(stdout);
     if (!quiet) print_stats(session.timings());
