@@ -16,6 +16,8 @@
 #include "fuzz_tokenizer_common.hpp"
 #include "gemma3/chat.hpp"
 
+FUZZ_LOAD_REAL_TOKENIZER_AT_START
+
 extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   const gemma3::Tokenizer& tok = fuzz::real_tokenizer();
   gemma3::ChatFormat fmt;

@@ -12,6 +12,8 @@
 
 #include "fuzz_tokenizer_common.hpp"
 
+FUZZ_LOAD_REAL_TOKENIZER_AT_START
+
 extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   const gemma3::Tokenizer& t = fuzz::real_tokenizer();
   const std::string_view in(reinterpret_cast<const char*>(data), size);
