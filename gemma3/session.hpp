@@ -64,7 +64,7 @@ struct ImageOptions {
 };
 
 struct SessionOptions {
-  size_t context = 8192;          // positions the KV cache holds; 0 = the model's maximum
+  size_t context = 0;             // positions the KV cache holds; 0 = min(8192, the model's maximum)
   KVType kv_type = KVType::BF16;  // BF16 halves the cache (docs/decoder.md); F32 = exact
   int threads = 0;                // 0 = all cores (OMP_NUM_THREADS)
   size_t prefill_chunk = 256;     // prompt tokens per forward call (image spans are never split)
@@ -136,7 +136,8 @@ class Session {
       : model_(&model),
         opt_(opt),
         cache_(model.config().text,
-               opt.context ? opt.context : size_t(model.config().text.max_position_embeddings),
+               opt.context ? opt.context
+                           : std::min<size_t>(8192, size_t(model.config().text.max_position_embeddings)),
                opt.kv_type),
         sampler_(opt.sampling, model.sample_vocab(), model.never_sample()),
         threads_(opt.threads > 0 ? ops::ThreadContext(opt.threads) : ops::ThreadContext()) {

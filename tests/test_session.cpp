@@ -292,3 +292,11 @@ TEST_CASE("gemma3-run: one turn, interactive turns from stdin, raw mode, errors"
     CHECK(err.find("error: ") != std::string::npos);
   }
 }
+
+TEST_CASE("session: the default context fits the model (min(8192, max_position_embeddings))") {
+  Session s(tiny_model());  // the tiny model allows 1024 positions
+  CHECK(s.context() == size_t(tiny_model().config().text.max_position_embeddings));
+  SessionOptions too_long;
+  too_long.context = size_t(tiny_model().config().text.max_position_embeddings) + 1;
+  CHECK_THROWS_AS(Session(tiny_model(), too_long), gemma3::Error);
+}
