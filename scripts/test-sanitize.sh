@@ -11,7 +11,8 @@
 #   SANITIZE_EXCLUDE     ctest -E regex of tests to skip (default: none)
 #   FUZZ_SECONDS         seconds per fuzz target (default 30; 0 skips fuzzing)
 #   CXX                  compiler for the sanitizer build (default: the system c++)
-#   SANITIZE_CXXFLAGS    extra flags (default: -DHWY_DISABLED_TARGETS=(HWY_SSSE3|HWY_SSE4))
+#   SANITIZE_CXXFLAGS    extra compiler flags (default: none)
+#   SANITIZE_HWY_DISABLED Highway targets left out (default: HWY_SSSE3|HWY_SSE4)
 # Exit status: non-zero if any test or fuzz target fails.
 set -euo pipefail
 root="$(cd "$(dirname "$0")/.." && pwd)"
@@ -29,7 +30,8 @@ export UBSAN_OPTIONS="${UBSAN_OPTIONS:-print_stacktrace=1:halt_on_error=1}"
 # already runs every kernel on every target; this build hunts memory and UB
 # errors in the library's logic.
 cmake -S "$root" -B "$build" -DCMAKE_BUILD_TYPE=None \
-  -DCMAKE_CXX_FLAGS="-O1 ${SANITIZE_CXXFLAGS:--DHWY_DISABLED_TARGETS=(HWY_SSSE3|HWY_SSE4)}" \
+  -DCMAKE_CXX_FLAGS="-O1 ${SANITIZE_CXXFLAGS:-}" \
+  -DGEMMA3_HWY_DISABLED_TARGETS="${SANITIZE_HWY_DISABLED:-HWY_SSSE3|HWY_SSE4}" \
   -DGEMMA3_SANITIZE=ON -DGEMMA3_BUILD_TESTS=ON -DGEMMA3_BUILD_TOOLS=ON -DGEMMA3_BUILD_EXAMPLES=ON >/dev/null
 cmake --build "$build" -j "$jobs"
 t1=$(date +%s)
