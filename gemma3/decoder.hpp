@@ -29,6 +29,7 @@
 #include <functional>
 #include <initializer_list>
 #include <string>
+#include <utility>
 #include <vector>
 
 #include "gemma3/attention.hpp"
@@ -89,6 +90,25 @@ inline void linear(const MatView& W, const float* X, size_t n, float* Y,
     ops::matvec(W, X, Y, tc);
   else
     ops::matmul(W, X, n, Y, tc);
+}
+
+// Several projections of the same input (q/k/v; gate/up). For decode they run
+// as one threaded pass (one barrier, and for Q8/Q4 one quantization of x)
+// with the same bits as separate linear() calls.
+inline void linear_same_input(std::initializer_list<std::pair<const MatView*, float*>> projections,
+                              const float* X, size_t n, const ops::ThreadContext& tc) {
+  if (n == 1 && projections.size() <= 4) {
+    const MatView* W[4];
+    float* Y[4];
+    size_t count = 0;
+    for (const auto& p : projections) {
+      W[count] = p.first;
+      Y[count++] = p.second;
+    }
+    ops::matvec_multi(W, Y, count, X, tc);
+    return;
+  }
+  for (const auto& p : projections) linear(*p.first, X, n, p.second, tc);
 }
 
 // [n, heads, D] → [heads, n, D] (observer layout of q/k intermediates).
@@ -244,9 +264,8 @@ class Decoder {
       // ---- attention block (spec §3.3, §3.4) ----
       ops::rms_norm(b.x.data(), L.input_layernorm, n, H, eps, b.a.data());
       observe("input_layernorm", li, b.a.data(), {n, H});
-      detail::linear(L.q_proj, b.a.data(), n, b.q.data(), tc);
-      detail::linear(L.k_proj, b.a.data(), n, b.k.data(), tc);
-      detail::linear(L.v_proj, b.a.data(), n, b.v.data(), tc);
+      detail::linear_same_input(
+          {{&L.q_proj, b.q.data()}, {&L.k_proj, b.k.data()}, {&L.v_proj, b.v.data()}}, b.a.data(), n, tc);
       observe("q_proj", li, b.q.data(), {n, Q});
       observe("k_proj", li, b.k.data(), {n, K});
       observe("v_proj", li, b.v.data(), {n, K});
@@ -299,8 +318,8 @@ class Decoder {
       // ---- MLP block (spec §3.5) ----
       ops::rms_norm(b.x.data(), L.pre_feedforward_layernorm, n, H, eps, b.a.data());
       observe("pre_feedforward_layernorm", li, b.a.data(), {n, H});
-      detail::linear(L.gate_proj, b.a.data(), n, b.gate.data(), tc);
-      detail::linear(L.up_proj, b.a.data(), n, b.up.data(), tc);
+      detail::linear_same_input({{&L.gate_proj, b.gate.data()}, {&L.up_proj, b.up.data()}}, b.a.data(), n,
+                                tc);
       ops::gelu_mul(b.gate.data(), b.up.data(), b.gate.data(), n * F);
       detail::linear(L.down_proj, b.gate.data(), n, b.o.data(), tc);
       observe("mlp", li, b.o.data(), {n, H});
