@@ -9,6 +9,7 @@
 #define GEMMA3_BENCH_KERNELS_INL_H_
 #endif
 
+#include <hwy/cache_control.h>
 #include <hwy/highway.h>
 
 HWY_BEFORE_NAMESPACE();
@@ -19,12 +20,17 @@ namespace hn = hwy::HWY_NAMESPACE;
 
 // Σ p[i] with eight independent vector accumulators: the loop is limited by
 // how fast memory delivers p (n a multiple of 8 vectors, p 64-byte aligned).
+// It prefetches 4 KiB ahead, as the matvec kernels do: without it this VM
+// delivers ~20% less than those kernels read, and the probe would understate
+// the machine's limit.
 inline float StreamSum(const float* HWY_RESTRICT p, size_t n) {
   const hn::ScalableTag<float> d;
   const size_t N = hn::Lanes(d);
   auto s0 = hn::Zero(d), s1 = hn::Zero(d), s2 = hn::Zero(d), s3 = hn::Zero(d);
   auto s4 = hn::Zero(d), s5 = hn::Zero(d), s6 = hn::Zero(d), s7 = hn::Zero(d);
   for (size_t i = 0; i + 8 * N <= n; i += 8 * N) {
+    for (size_t b = 0; b < 8 * N * sizeof(float); b += 64)
+      hwy::Prefetch(reinterpret_cast<const char*>(p + i) + 4096 + b);
     s0 = hn::Add(s0, hn::Load(d, p + i));
     s1 = hn::Add(s1, hn::Load(d, p + i + N));
     s2 = hn::Add(s2, hn::Load(d, p + i + 2 * N));
