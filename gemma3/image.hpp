@@ -108,6 +108,21 @@ inline std::uint32_t le32(const std::uint8_t* p) {
 // truncated"). These walks check that the data the decoder needs is present.
 // (PNG needs none: stb fails on an incomplete IDAT stream.)
 
+// JPEG entropy-coded data ends at the first marker: 0xFF, any 0xFF fill bytes,
+// then a byte other than 0x00 (a stuffed 0xFF data byte) or RST0-7. stb_image
+// and libjpeg read "FF FF 00" as data too. Returns the index of the last 0xFF
+// before the marker byte (or n).
+inline std::size_t jpeg_skip_entropy_data(const std::uint8_t* p, std::size_t n, std::size_t i) {
+  while (i < n) {
+    if (p[i] != 0xFF) { ++i; continue; }
+    std::size_t j = i + 1;
+    while (j < n && p[j] == 0xFF) ++j;
+    if (j < n && (p[j] == 0x00 || (p[j] >= 0xD0 && p[j] <= 0xD7))) { i = j + 1; continue; }
+    return j - 1;
+  }
+  return n;
+}
+
 // JPEG: walk the marker segments; an EOI marker must follow the last scan.
 inline bool jpeg_is_complete(const std::uint8_t* p, std::size_t n) {
   std::size_t i = 2;  // after SOI
@@ -122,30 +137,35 @@ inline bool jpeg_is_complete(const std::uint8_t* p, std::size_t n) {
     const std::size_t len = (std::size_t{p[i]} << 8) | p[i + 1];
     if (len < 2 || i + len > n) return false;
     i += len;
-    if (m == 0xDA) {  // SOS: skip entropy-coded data up to the next real marker
-      while (i + 1 < n &&
-             !(p[i] == 0xFF && p[i + 1] != 0x00 && !(p[i + 1] >= 0xD0 && p[i + 1] <= 0xD7)))
-        ++i;
-    }
+    if (m == 0xDA) i = jpeg_skip_entropy_data(p, n, i);  // SOS: skip to the next marker
   }
   return false;
 }
 
-// stb_image 2.27 (Debian 12's libstb) writes past its Huffman tables when a
-// DHT segment declares more than 256 codes (fixed upstream in 2.28; found by
-// fuzz/fuzz_image.cpp). Walks the segments as stb does, reading the tables the
-// way stb reads them (0 past the end), and reports whether all are safe.
-inline bool jpeg_huffman_tables_ok(const std::uint8_t* p, std::size_t n) {
+// Huffman tables stb_image 2.27 (Debian 12's libstb) mishandles; both found by
+// fuzz/fuzz_image.cpp. Walks the segments as stb does, reading them the way
+// stb reads them (0 past the end); returns what is wrong, or "" if all is safe.
+// - A DHT table with more than 256 codes: stb writes past its tables (fixed
+//   upstream in 2.28).
+// - A scan using a table no earlier DHT defined: stb's decoder state is
+//   malloc'ed, not cleared, so that table is stale heap bytes and
+//   stbi__jpeg_huff_decode indexes values[] with garbage (out-of-bounds read).
+//   libjpeg refuses such files too ("Huffman table 0x.. was not defined"),
+//   except Motion-JPEG frames without DHT, for which it substitutes the
+//   standard tables; stb cannot decode those.
+inline std::string jpeg_huffman_problem(const std::uint8_t* p, std::size_t n) {
   auto at = [&](std::size_t k) -> unsigned { return k < n ? p[k] : 0u; };
-  std::size_t i = 2;  // after SOI
+  bool defined[2][4] = {};  // [DC, AC][table id]
+  int sof = 0;              // the first SOF stb accepts (C0, C1, C2) decides progressive
+  std::size_t i = 2;        // after SOI
   while (i + 1 < n) {
     if (p[i] != 0xFF) { ++i; continue; }
     const std::uint8_t m = p[i + 1];
     if (m == 0xFF) { ++i; continue; }
     i += 2;
-    if (m == 0xD9) return true;
+    if (m == 0xD9) return "";
     if (m == 0x01 || (m >= 0xD0 && m <= 0xD7)) continue;
-    if (i + 2 > n) return true;
+    if (i + 2 > n) return "";
     const std::size_t len = (std::size_t{p[i]} << 8) | p[i + 1];
     if (m == 0xC4) {  // DHT: tables until the segment length is used up
       long left = static_cast<long>(len) - 2;
@@ -155,20 +175,64 @@ inline bool jpeg_huffman_tables_ok(const std::uint8_t* p, std::size_t n) {
         if ((q >> 4) > 1 || (q & 15) > 3) break;  // stb refuses this table itself
         unsigned codes = 0;
         for (int b = 0; b < 16; ++b) codes += at(k++);
-        if (codes > 256) return false;
+        if (codes > 256) return "a Huffman table defines more than 256 codes";
+        defined[q >> 4][q & 15] = true;
         k += codes;
         left -= 17 + static_cast<long>(codes);
       }
     }
-    if (len < 2 || i + len > n) return true;  // truncation is reported elsewhere
-    i += len;
-    if (m == 0xDA) {  // SOS: skip entropy-coded data up to the next real marker
-      while (i + 1 < n &&
-             !(p[i] == 0xFF && p[i + 1] != 0x00 && !(p[i + 1] >= 0xD0 && p[i + 1] <= 0xD7)))
-        ++i;
+    if (sof == 0 && (m == 0xC0 || m == 0xC1 || m == 0xC2)) sof = m;
+    if (m == 0xDA) {  // SOS: the tables its components use must exist by now
+      const unsigned ns = at(i + 2);
+      const unsigned ss = at(i + 3 + 2 * ns), ah = at(i + 5 + 2 * ns) >> 4;
+      // Progressive (stb): a DC scan (Ss = 0) decodes with the DC table on its
+      // first pass only; an AC scan uses only the AC table.
+      const bool uses_dc = sof != 0xC2 || (ss == 0 && ah == 0);
+      const bool uses_ac = sof != 0xC2 || ss != 0;
+      for (unsigned c = 0; c < ns && c < 4; ++c) {
+        const unsigned q = at(i + 4 + 2 * c), td = q >> 4, ta = q & 15;
+        if (uses_dc && td <= 3 && !defined[0][td])
+          return "a scan uses Huffman table DC " + std::to_string(td) + ", which no DHT segment defines before it";
+        if (uses_ac && ta <= 3 && !defined[1][ta])
+          return "a scan uses Huffman table AC " + std::to_string(ta) + ", which no DHT segment defines before it";
+      }
     }
+    if (len < 2 || i + len > n) return "";  // truncation is reported elsewhere
+    i += len;
+    if (m == 0xDA) i = jpeg_skip_entropy_data(p, n, i);
   }
-  return true;
+  return "";
+}
+
+// PNG: walks the chunks up to IEND as stb_image 2.27 reads them, for two of
+// its faults (both found by fuzz_image):
+// - it grows its IDAT buffer to the length a chunk claims before reading it,
+//   so a 170-byte file made it allocate 2 GiB: a chunk running past the
+//   end of the file is refused here (stb would fail on it anyway);
+// - it passes a null buffer to memcpy (UB) for a zero-length IDAT before any
+//   IDAT with data. Such chunks are legal and carry nothing: their offsets go
+//   to *empty_idats and the caller decodes a copy without them.
+// Returns what is wrong, or "".
+inline std::string png_chunk_problem(const std::uint8_t* p, std::size_t n,
+                                     std::vector<std::size_t>* empty_idats) {
+  bool data_seen = false;
+  std::size_t i = 8;  // after the signature
+  while (i + 8 <= n) {
+    const std::uint32_t len = be32(p + i);
+    const std::uint8_t* type = p + i + 4;
+    if (len > n - i - 8) {  // the data is not all there (a missing CRC stb ignores)
+      const bool named = std::all_of(type, type + 4, [](std::uint8_t c) { return std::isalpha(c) != 0; });
+      return (named ? "chunk " + std::string(type, type + 4) : std::string("a chunk")) + " of " +
+             std::to_string(len) + " bytes runs past the end of the file";
+    }
+    if (std::memcmp(type, "IEND", 4) == 0) break;
+    if (std::memcmp(type, "IDAT", 4) == 0) {
+      if (len == 0 && !data_seen) empty_idats->push_back(i);
+      if (len != 0) data_seen = true;
+    }
+    i += 12 + std::size_t{len};
+  }
+  return "";
 }
 
 // GIF: the blocks up to the end of the first image's data must be present.
@@ -380,8 +444,10 @@ inline Image load_image_from_memory(const void* data, std::size_t size,
                 "': unknown or unsupported format (expected PNG, JPEG, GIF, BMP or PNM)");
 
   const std::string fmt = format;
-  if (fmt == "JPEG" && !detail::jpeg_huffman_tables_ok(p, size))
-    throw Error("image '" + name + "': corrupt JPEG (a Huffman table defines more than 256 codes)");
+  if (fmt == "JPEG") {
+    const std::string huff = detail::jpeg_huffman_problem(p, size);
+    if (!huff.empty()) throw Error("image '" + name + "': corrupt JPEG (" + huff + ")");
+  }
   if (fmt == "PNM" && !detail::pnm_header_numbers_ok(p, size))
     throw Error("image '" + name + "': PNM header number too large");
   // PNG sizes are read from IHDR directly: stb refuses very large PNGs itself
@@ -402,21 +468,36 @@ inline Image load_image_from_memory(const void* data, std::size_t size,
   if (fmt == "GIF") complete = detail::gif_first_frame_is_complete(p, size, &gif_transparency);
   if (fmt == "BMP") complete = detail::bmp_is_complete(p, size);
   if (!complete) throw Error("image '" + name + "': " + fmt + " data is truncated");
+  std::vector<std::size_t> empty_idats;
+  const std::string png = fmt == "PNG" ? detail::png_chunk_problem(p, size, &empty_idats) : "";
+  if (!png.empty()) throw Error("image '" + name + "': cannot decode PNG: " + png);
   const std::string pnm = fmt == "PNM" ? detail::pnm_problem(p, size) : "";
   if (!pnm.empty()) throw Error("image '" + name + "': " + pnm);
 
   // stb paints a GIF's transparent pixels black; PIL's convert("RGB") shows the
   // palette colour of the transparent index. Decode a copy without the flag.
-  std::vector<std::uint8_t> gif_copy;
+  std::vector<std::uint8_t> copy;
   const std::uint8_t* src = p;
+  std::size_t src_size = size;
   if (gif_transparency) {
-    gif_copy.assign(p, p + size);
-    gif_copy[gif_transparency] &= 0xFE;
-    src = gif_copy.data();
+    copy.assign(p, p + size);
+    copy[gif_transparency] &= 0xFE;
+    src = copy.data();
+  }
+  // PNG: leave out empty IDAT chunks stb mishandles (see png_chunk_problem).
+  if (!empty_idats.empty()) {
+    std::size_t from = 0;
+    for (const std::size_t at : empty_idats) {
+      copy.insert(copy.end(), p + from, p + at);
+      from = at + 12;
+    }
+    copy.insert(copy.end(), p + from, p + size);
+    src = copy.data();
+    src_size = copy.size();
   }
   int w2 = 0, h2 = 0, comp2 = 0;
   std::unique_ptr<stbi_uc, void (*)(void*)> px(
-      stbi_load_from_memory(src, static_cast<int>(size), &w2, &h2, &comp2, 3), stbi_image_free);
+      stbi_load_from_memory(src, static_cast<int>(src_size), &w2, &h2, &comp2, 3), stbi_image_free);
   if (!px)
     throw Error("image '" + name + "': cannot decode " + fmt + ": " + detail::stb_reason());
   detail::check_dims(name, w2, h2, options);

@@ -460,6 +460,55 @@ TEST_CASE("regression fuzz_image: JPEG Huffman table with more than 256 codes") 
   CHECK_ERROR_CONTAINS(error_of([&] { gemma3::load_image(p); }), "Huffman table defines more than 256 codes");
 }
 
+TEST_CASE("regression fuzz_image: JPEG scan using a Huffman table no DHT defined") {
+  // The fuzzer turned the class byte of the AC 0 table (0x10) into 0x00, so the
+  // DHT defines DC 0 twice and the scans use AC 0 undefined. stb_image 2.27 then
+  // decodes with stale heap bytes (UBSan, depending on the heap: index 418 out
+  // of bounds in stbi__jpeg_huff_decode); it must be refused before stb decodes.
+  const std::string p = kRegressions + "jpeg_scan_undefined_huffman_table.jpg";
+  CHECK_ERROR_CONTAINS(error_of([&] { gemma3::load_image(p); }),
+                       "scan uses Huffman table AC 0, which no DHT segment defines before it");
+  // A valid progressive JPEG (libjpeg, restart interval, 4:2:0) still loads:
+  // its first DC scan names AC table 0 before any AC table is defined, and
+  // neither stb nor libjpeg uses AC tables in DC scans.
+  const gemma3::Image img = gemma3::load_image(kRegressions + "jpeg_progressive_ok.jpg");
+  CHECK(img.width == 77);
+  CHECK(img.height == 45);
+}
+
+TEST_CASE("regression fuzz_image: PNG with an empty IDAT before the image data") {
+  // stb_image 2.27 calls memcpy(NULL, ..., 0) for a zero-length first IDAT
+  // (UBSan: null pointer passed as argument 1 in stbi__getn). The fuzzer's file
+  // is corrupt after that chunk: a clear error, and stb never sees the chunk.
+  const std::string p = kRegressions + "png_empty_idat_first.png";
+  CHECK_ERROR_CONTAINS(error_of([&] { gemma3::load_image(p); }), "cannot decode PNG");
+  // Empty IDAT chunks are legal: a valid PNG with two of them (CRC = crc32("IDAT"))
+  // before its data decodes to the same pixels as without.
+  const std::vector<uint8_t> png = read_bytes(std::string(GEMMA3_TEST_DATA_DIR) + "/image/palette_3x2.png");
+  std::size_t idat = 8;
+  while (idat + 8 <= png.size() && std::memcmp(png.data() + idat + 4, "IDAT", 4) != 0)
+    idat += 12 + ((std::size_t{png[idat]} << 24) | (png[idat + 1] << 16) | (png[idat + 2] << 8) | png[idat + 3]);
+  REQUIRE(idat + 8 <= png.size());
+  const uint8_t empty[12] = {0, 0, 0, 0, 'I', 'D', 'A', 'T', 0x35, 0xAF, 0x06, 0x1E};
+  std::vector<uint8_t> with_empty(png.begin(), png.begin() + std::ptrdiff_t(idat));
+  for (int k = 0; k < 2; ++k) with_empty.insert(with_empty.end(), empty, empty + 12);
+  with_empty.insert(with_empty.end(), png.begin() + std::ptrdiff_t(idat), png.end());
+  const gemma3::Image a = gemma3::load_image_from_memory(png.data(), png.size(), "a.png");
+  const gemma3::Image b = gemma3::load_image_from_memory(with_empty.data(), with_empty.size(), "b.png");
+  CHECK(b.width == a.width);
+  CHECK(b.height == a.height);
+  CHECK(b.rgb == a.rgb);
+}
+
+TEST_CASE("regression fuzz_image: PNG chunk claiming more bytes than the file has") {
+  // A 170-byte PNG whose second IDAT claims ~2^31 bytes: stb_image 2.27 grows
+  // its IDAT buffer to that size before reading (libFuzzer: malloc(2147483648),
+  // out of memory). Refused from the chunk walk, before stb allocates anything.
+  const std::string p = kRegressions + "png_idat_length_past_end.png";
+  CHECK_ERROR_CONTAINS(error_of([&] { gemma3::load_image(p); }), "cannot decode PNG: chunk IDAT of ");
+  CHECK_ERROR_CONTAINS(error_of([&] { gemma3::load_image(p); }), "bytes runs past the end of the file");
+}
+
 TEST_CASE("regression fuzz_image: PNM header number that overflows an int") {
   // stb_image 2.27 parses "P5 3333333333333..." into an int (UBSan: signed
   // integer overflow in stbi__pnm_getinteger); refused before stb reads it.
