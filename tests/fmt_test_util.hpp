@@ -15,6 +15,8 @@
 #include <string>
 #include <vector>
 
+#include "gemma3/detail/crc32.hpp"
+
 namespace fmt_test {
 
 inline const std::string kTiny = std::string(GEMMA3_TEST_DATA_DIR) + "/tiny/model";
@@ -120,6 +122,27 @@ inline std::vector<uint8_t> random_bf16(size_t n, std::mt19937& rng, float sd = 
     b[2 * i + 1] = uint8_t(h >> 8);
   }
   return b;
+}
+
+// Little-endian field access into a model file's bytes (docs/format.md).
+template <class T>
+T get_le(const std::vector<uint8_t>& b, size_t at) {
+  T v;
+  std::memcpy(&v, b.data() + at, sizeof(T));
+  return v;
+}
+template <class T>
+void set_le(std::vector<uint8_t>& b, size_t at, T v) {
+  std::memcpy(b.data() + at, &v, sizeof(T));
+}
+
+// Recomputes the header CRC (docs/format.md: header bytes [0, 56) + metadata)
+// after an edit, so that the edit reaches the checks behind the checksum.
+inline void fix_crc(std::vector<uint8_t>& b) {
+  const uint64_t meta = get_le<uint64_t>(b, 24);
+  uint32_t c = gemma3::detail::crc32(b.data(), 56);
+  c = gemma3::detail::crc32(b.data() + 64, size_t(meta), c);
+  set_le<uint32_t>(b, 56, c);
 }
 
 }  // namespace fmt_test

@@ -87,26 +87,6 @@ std::string error_of(const std::function<void()>& f) {
 
 const std::string kRegressions = std::string(GEMMA3_TEST_DATA_DIR) + "/regressions/";
 
-template <class T>
-T get_le(const std::vector<uint8_t>& b, size_t at) {
-  T v;
-  std::memcpy(&v, b.data() + at, sizeof(T));
-  return v;
-}
-template <class T>
-void set_le(std::vector<uint8_t>& b, size_t at, T v) {
-  std::memcpy(b.data() + at, &v, sizeof(T));
-}
-
-// Header CRC (docs/format.md: header bytes [0, 56) + metadata) recomputed, so an
-// edit reaches the checks behind the checksum.
-void fix_crc(std::vector<uint8_t>& b) {
-  const uint64_t meta = get_le<uint64_t>(b, 24);
-  uint32_t c = d::crc32(b.data(), 56);
-  c = d::crc32(b.data() + 64, size_t(meta), c);
-  set_le<uint32_t>(b, 56, c);
-}
-
 // Offset of the value of config entry `key` (after key bytes and the kind byte).
 size_t cfg_value(const std::vector<uint8_t>& b, const std::string& key) {
   const uint64_t meta = get_le<uint64_t>(b, 24);

@@ -27,26 +27,6 @@ std::string convert_tiny(const TempDir& tmp, WeightType t, const std::string& na
   return tmp / name;
 }
 
-template <class T>
-T get_le(const std::vector<uint8_t>& b, size_t at) {
-  T v;
-  std::memcpy(&v, b.data() + at, sizeof(T));
-  return v;
-}
-template <class T>
-void set_le(std::vector<uint8_t>& b, size_t at, T v) {
-  std::memcpy(b.data() + at, &v, sizeof(T));
-}
-
-// Recomputes the header CRC (header bytes [0,56) + metadata) after an edit, so
-// that the edit reaches the checks behind the checksum.
-void fix_crc(std::vector<uint8_t>& b) {
-  const uint64_t meta = get_le<uint64_t>(b, 24);
-  uint32_t c = d::crc32(b.data(), 56);
-  c = d::crc32(b.data() + 64, size_t(meta), c);
-  set_le<uint32_t>(b, 56, c);
-}
-
 // Position of a tensor's table entry fields (just after its name).
 size_t table_fields(const std::vector<uint8_t>& b, const std::string& name) {
   const uint64_t meta = get_le<uint64_t>(b, 24);
