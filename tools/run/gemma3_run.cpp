@@ -190,6 +190,7 @@ int run(int argc, char** argv) {
       session.chat(turn_parts(images, prompt, quiet), print, max_tokens);
     }
     std::printf("\n");
+    std::fflush(stdout);  // the reply's end before the figures on stderr
     if (!quiet) print_stats(session.timings());
     return 0;
   }
