@@ -130,6 +130,9 @@ class Tokenizer {
       const int t = static_cast<int>(p.type);
       if (t < 1 || t > 6) throw Error(what + ": piece " + std::to_string(i) + " has invalid type " + std::to_string(t));
       if (p.text.empty()) throw Error(what + ": piece " + std::to_string(i) + " is empty");
+      // Decoded text is promised to be UTF-8; a piece that is not would leak raw bytes.
+      if (!detail::valid_utf8(p.text))
+        throw Error(what + ": piece " + std::to_string(i) + " is not valid UTF-8");
       if (std::isnan(p.score)) throw Error(what + ": piece " + std::to_string(i) + " has a NaN score");
     }
     int dup_of = -1;

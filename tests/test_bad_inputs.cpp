@@ -433,6 +433,23 @@ TEST_CASE("session API: ids outside the vocabulary are refused and leave the ses
 
 // ---- regressions found by the fuzzers (fuzz/, docs/robustness.md) ----------------------
 
+TEST_CASE("regression fuzz_sentencepiece: a piece whose text is not valid UTF-8") {
+  // After 6.7 M executions the fuzzer made a tokenizer.model holding a normal
+  // piece with invalid UTF-8 text; StreamDecoder passed its bytes through, breaking
+  // the promise that decoded text is UTF-8. Such a vocabulary is refused at load.
+  CHECK_ERROR_CONTAINS(error_of([&] { gemma3::Tokenizer::load(kRegressions + "sentencepiece_piece_invalid_utf8.model"); }),
+                       "is not valid UTF-8");
+  // The same through every route: protobuf, from_pieces, and JSON (its reader refuses it first).
+  gemma3::TokenizerData t = tiny_tokenizer_data();
+  t.pieces[700].text = "ab\xC3";  // a truncated 2-byte character
+  CHECK_ERROR_CONTAINS(error_of([&] { gemma3::Tokenizer::from_sentencepiece(sentencepiece_proto(t), "t.model"); }),
+                       "t.model: piece 700 is not valid UTF-8");
+  CHECK_ERROR_CONTAINS(error_of([&] { gemma3::Tokenizer::from_pieces(t.pieces, t.options); }),
+                       "piece 700 is not valid UTF-8");
+  const std::string j = R"({"model":{"type":"BPE","unk_token":"<unk>","byte_fallback":false,"vocab":{"<unk>":0,"a\ud800":1}}})";
+  CHECK_ERROR_CONTAINS(error_of([&] { gemma3::Tokenizer::from_json(j, "t.json"); }), "lone high surrogate");  // JSON reader
+}
+
 TEST_CASE("regression fuzz_image: JPEG Huffman table with more than 256 codes") {
   // stb_image 2.27 writes past its tables for this file (UBSan: index 257 out of
   // bounds in stbi__build_huffman); it must be refused before stb parses it.

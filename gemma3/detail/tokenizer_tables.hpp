@@ -11,6 +11,7 @@
 #include <string_view>
 #include <vector>
 
+#include "gemma3/detail/json.hpp"
 #include "gemma3/error.hpp"
 #include "gemma3/tokenizer_types.hpp"
 
@@ -28,6 +29,16 @@ inline size_t one_char_len(char c) {
 inline size_t byte_piece_value(std::string_view t) {
   auto hex = [](char c) { return static_cast<size_t>(c <= '9' ? c - '0' : c - 'A' + 10); };
   return hex(t[3]) * 16 + hex(t[4]);
+}
+
+// True when every byte of s belongs to a strictly valid UTF-8 character.
+inline bool valid_utf8(std::string_view s) {
+  for (size_t i = 0; i < s.size();) {
+    const size_t n = json::utf8_seq_len(s, i);
+    if (n == 0) return false;
+    i += n;
+  }
+  return true;
 }
 
 // True when bytes[p..] is a proper prefix of some valid UTF-8 character, i.e. more
