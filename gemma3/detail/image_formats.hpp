@@ -1,0 +1,378 @@
+// gemma3/detail/image_formats.hpp — what the image loader checks in a file
+// before stb_image decodes it: the format from its magic bytes, that the
+// data is complete, the JPEG Huffman tables, PNG chunk lengths and PNM header
+// numbers that make stb_image 2.27 misbehave (docs/robustness.md, findings
+// 1-7), the EXIF orientation, and the size limits. Used by gemma3/image.hpp.
+#pragma once
+
+#include <stb/stb_image.h>
+
+#include <algorithm>
+#include <array>
+#include <cctype>
+#include <cerrno>
+#include <climits>
+#include <cmath>
+#include <cstddef>
+#include <cstdint>
+#include <cstdio>
+#include <cstring>
+#include <string>
+#include <vector>
+
+#include "gemma3/error.hpp"
+#include "gemma3/image_types.hpp"
+
+namespace gemma3 {
+
+namespace detail {
+
+inline std::string stb_reason() {
+  const char* r = stbi_failure_reason();
+  return r ? r : "unknown reason";
+}
+
+inline bool has_prefix(const std::uint8_t* p, std::size_t n, const char* magic) {
+  const std::size_t m = std::strlen(magic);
+  return n >= m && std::memcmp(p, magic, m) == 0;
+}
+
+// The formats we hand to stb_image, recognised by their magic bytes. stb also
+// guesses TGA from arbitrary bytes, so a whitelist keeps garbage an error.
+inline const char* sniff_format(const std::uint8_t* p, std::size_t n) {
+  if (has_prefix(p, n, "\x89PNG\r\n\x1a\n")) return "PNG";
+  if (n >= 3 && p[0] == 0xFF && p[1] == 0xD8 && p[2] == 0xFF) return "JPEG";
+  if (has_prefix(p, n, "GIF87a") || has_prefix(p, n, "GIF89a")) return "GIF";
+  if (has_prefix(p, n, "BM")) return "BMP";
+  if (has_prefix(p, n, "P5") || has_prefix(p, n, "P6")) return "PNM";
+  return nullptr;
+}
+
+inline std::uint32_t be32(const std::uint8_t* p) {
+  return (std::uint32_t{p[0]} << 24) | (std::uint32_t{p[1]} << 16) | (std::uint32_t{p[2]} << 8) | p[3];
+}
+inline std::uint32_t le32(const std::uint8_t* p) {
+  return (std::uint32_t{p[3]} << 24) | (std::uint32_t{p[2]} << 16) | (std::uint32_t{p[1]} << 8) | p[0];
+}
+
+// stb_image pads missing bytes with zeros and decodes cut-off JPEG, GIF and
+// BMP files without complaint; Pillow refuses them ("image file is
+// truncated"). These walks check that the data the decoder needs is present.
+// (PNG needs none: stb fails on an incomplete IDAT stream.)
+
+// JPEG entropy-coded data ends at the first marker: 0xFF, any 0xFF fill bytes,
+// then a byte other than 0x00 (a stuffed 0xFF data byte) or RST0-7. stb_image
+// and libjpeg read "FF FF 00" as data too. Returns the index of the last 0xFF
+// before the marker byte (or n).
+inline std::size_t jpeg_skip_entropy_data(const std::uint8_t* p, std::size_t n, std::size_t i) {
+  while (i < n) {
+    if (p[i] != 0xFF) { ++i; continue; }
+    std::size_t j = i + 1;
+    while (j < n && p[j] == 0xFF) ++j;
+    if (j < n && (p[j] == 0x00 || (p[j] >= 0xD0 && p[j] <= 0xD7))) { i = j + 1; continue; }
+    return j - 1;
+  }
+  return n;
+}
+
+// JPEG: walk the marker segments; an EOI marker must follow the last scan.
+inline bool jpeg_is_complete(const std::uint8_t* p, std::size_t n) {
+  std::size_t i = 2;  // after SOI
+  while (i + 1 < n) {
+    if (p[i] != 0xFF) { ++i; continue; }  // stray byte between segments (libjpeg warns, goes on)
+    const std::uint8_t m = p[i + 1];
+    if (m == 0xFF) { ++i; continue; }  // fill byte
+    i += 2;
+    if (m == 0xD9) return true;  // EOI
+    if (m == 0x01 || (m >= 0xD0 && m <= 0xD7)) continue;  // no length field
+    if (i + 2 > n) return false;
+    const std::size_t len = (std::size_t{p[i]} << 8) | p[i + 1];
+    if (len < 2 || i + len > n) return false;
+    i += len;
+    if (m == 0xDA) i = jpeg_skip_entropy_data(p, n, i);  // SOS: skip to the next marker
+  }
+  return false;
+}
+
+// Huffman tables stb_image 2.27 (Debian 12's libstb) mishandles; both found by
+// fuzz/fuzz_image.cpp. Walks the segments as stb does, reading them the way
+// stb reads them (0 past the end); returns what is wrong, or "" if all is safe.
+// - A DHT table with more than 256 codes: stb writes past its tables (fixed
+//   upstream in 2.28).
+// - A scan using a table no earlier DHT defined: stb's decoder state is
+//   malloc'ed, not cleared, so that table is stale heap bytes and
+//   stbi__jpeg_huff_decode indexes values[] with garbage (out-of-bounds read).
+//   libjpeg refuses such files too ("Huffman table 0x.. was not defined"),
+//   except Motion-JPEG frames without DHT, for which it substitutes the
+//   standard tables; stb cannot decode those.
+inline std::string jpeg_huffman_problem(const std::uint8_t* p, std::size_t n) {
+  auto at = [&](std::size_t k) -> unsigned { return k < n ? p[k] : 0u; };
+  bool defined[2][4] = {};  // [DC, AC][table id]
+  int sof = 0;              // the first SOF stb accepts (C0, C1, C2) decides progressive
+  std::size_t i = 2;        // after SOI
+  while (i + 1 < n) {
+    if (p[i] != 0xFF) { ++i; continue; }
+    const std::uint8_t m = p[i + 1];
+    if (m == 0xFF) { ++i; continue; }
+    i += 2;
+    if (m == 0xD9) return "";
+    if (m == 0x01 || (m >= 0xD0 && m <= 0xD7)) continue;
+    if (i + 2 > n) return "";
+    const std::size_t len = (std::size_t{p[i]} << 8) | p[i + 1];
+    if (m == 0xC4) {  // DHT: tables until the segment length is used up
+      long left = static_cast<long>(len) - 2;
+      std::size_t k = i + 2;
+      while (left > 0) {
+        const unsigned q = at(k++);
+        if ((q >> 4) > 1 || (q & 15) > 3) break;  // stb refuses this table itself
+        unsigned codes = 0;
+        for (int b = 0; b < 16; ++b) codes += at(k++);
+        if (codes > 256) return "a Huffman table defines more than 256 codes";
+        defined[q >> 4][q & 15] = true;
+        k += codes;
+        left -= 17 + static_cast<long>(codes);
+      }
+    }
+    if (sof == 0 && (m == 0xC0 || m == 0xC1 || m == 0xC2)) sof = m;
+    if (m == 0xDA) {  // SOS: the tables its components use must exist by now
+      const unsigned ns = at(i + 2);
+      const unsigned ss = at(i + 3 + 2 * ns), ah = at(i + 5 + 2 * ns) >> 4;
+      // Progressive (stb): a DC scan (Ss = 0) decodes with the DC table on its
+      // first pass only; an AC scan uses only the AC table.
+      const bool uses_dc = sof != 0xC2 || (ss == 0 && ah == 0);
+      const bool uses_ac = sof != 0xC2 || ss != 0;
+      for (unsigned c = 0; c < ns && c < 4; ++c) {
+        const unsigned q = at(i + 4 + 2 * c), td = q >> 4, ta = q & 15;
+        if (uses_dc && td <= 3 && !defined[0][td])
+          return "a scan uses Huffman table DC " + std::to_string(td) + ", which no DHT segment defines before it";
+        if (uses_ac && ta <= 3 && !defined[1][ta])
+          return "a scan uses Huffman table AC " + std::to_string(ta) + ", which no DHT segment defines before it";
+      }
+    }
+    if (len < 2 || i + len > n) return "";  // truncation is reported elsewhere
+    i += len;
+    if (m == 0xDA) i = jpeg_skip_entropy_data(p, n, i);
+  }
+  return "";
+}
+
+// PNG: walks the chunks up to IEND as stb_image 2.27 reads them, for two of
+// its faults (both found by fuzz_image):
+// - it grows its IDAT buffer to the length a chunk claims before reading it,
+//   so a 170-byte file made it allocate 2 GiB: a chunk running past the
+//   end of the file is refused here (stb would fail on it anyway);
+// - it passes a null buffer to memcpy (UB) for a zero-length IDAT before any
+//   IDAT with data. Such chunks are legal and carry nothing: their offsets go
+//   to *empty_idats and the caller decodes a copy without them.
+// Returns what is wrong, or "".
+inline std::string png_chunk_problem(const std::uint8_t* p, std::size_t n,
+                                     std::vector<std::size_t>* empty_idats) {
+  bool data_seen = false;
+  std::size_t i = 8;  // after the signature
+  while (i + 8 <= n) {
+    const std::uint32_t len = be32(p + i);
+    const std::uint8_t* type = p + i + 4;
+    if (len > n - i - 8) {  // the data is not all there (a missing CRC stb ignores)
+      const bool named = std::all_of(type, type + 4, [](std::uint8_t c) { return std::isalpha(c) != 0; });
+      return (named ? "chunk " + std::string(type, type + 4) : std::string("a chunk")) + " of " +
+             std::to_string(len) + " bytes runs past the end of the file";
+    }
+    if (std::memcmp(type, "IEND", 4) == 0) break;
+    if (std::memcmp(type, "IDAT", 4) == 0) {
+      if (len == 0 && !data_seen) empty_idats->push_back(i);
+      if (len != 0) data_seen = true;
+    }
+    i += 12 + std::size_t{len};
+  }
+  return "";
+}
+
+// GIF: the blocks up to the end of the first image's data must be present.
+// Also reports where the first frame's transparency flag is (0 if none).
+inline bool gif_first_frame_is_complete(const std::uint8_t* p, std::size_t n,
+                                        std::size_t* transparency_flag = nullptr) {
+  auto skip_sub_blocks = [&](std::size_t& i) {
+    while (i < n) {
+      const std::size_t len = p[i++];
+      if (len == 0) return true;
+      i += len;
+    }
+    return false;
+  };
+  if (n < 13) return false;
+  std::size_t i = 13;                                   // header + screen descriptor
+  if (p[10] & 0x80) i += 3u << ((p[10] & 7) + 1);       // global colour table
+  while (i < n) {
+    const std::uint8_t b = p[i++];
+    if (b == 0x21) {                                    // extension: label, sub-blocks
+      if (transparency_flag && i + 2 < n && p[i] == 0xF9 && p[i + 1] >= 1 && (p[i + 2] & 1))
+        *transparency_flag = i + 2;                     // graphic control: packed byte
+      ++i;
+      if (!skip_sub_blocks(i)) return false;
+    } else if (b == 0x2C) {                             // image descriptor
+      if (i + 9 > n) return false;
+      const std::uint8_t flags = p[i + 8];
+      i += 9;
+      if (flags & 0x80) i += 3u << ((flags & 7) + 1);   // local colour table
+      ++i;                                              // LZW minimum code size
+      return i <= n && skip_sub_blocks(i);
+    } else {
+      return false;                                     // trailer or junk before any image
+    }
+  }
+  return false;
+}
+
+// BMP (uncompressed rows): the pixel array must fit in the file.
+inline bool bmp_is_complete(const std::uint8_t* p, std::size_t n) {
+  if (n < 26) return false;
+  const std::uint32_t offset = le32(p + 10), header = le32(p + 14);
+  std::int64_t w = 0, h = 0, bpp = 0;
+  if (header == 12) {  // OS/2 core header: 16-bit sizes
+    w = p[18] | (p[19] << 8);
+    h = p[20] | (p[21] << 8);
+    bpp = p[24] | (p[25] << 8);
+  } else {
+    if (n < 34) return false;
+    w = static_cast<std::int32_t>(le32(p + 18));
+    h = static_cast<std::int32_t>(le32(p + 22));
+    bpp = p[28] | (p[29] << 8);
+    const std::uint32_t compression = le32(p + 30);
+    if (compression != 0 && compression != 3 && compression != 6) return true;  // stb decides
+  }
+  if (h < 0) h = -h;
+  if (w <= 0 || bpp <= 0) return true;  // let stb report the bad header
+  const std::uint64_t row = (std::uint64_t(w) * std::uint64_t(bpp) + 31) / 32 * 4;
+  return std::uint64_t(offset) + row * std::uint64_t(h) <= n;
+}
+
+// PNM (P5/P6): 8-bit samples only (stb misreads 16-bit ones), and the
+// header's width x height samples must all be present. Returns a problem or "".
+inline std::string pnm_problem(const std::uint8_t* p, std::size_t n) {
+  std::size_t i = 2;
+  std::uint64_t v[3] = {0, 0, 0};  // width, height, maxval
+  for (auto& x : v) {
+    for (;;) {  // whitespace and '#' comments
+      while (i < n && std::isspace(p[i])) ++i;
+      if (i >= n || p[i] != '#') break;
+      while (i < n && p[i] != '\n') ++i;
+    }
+    if (i >= n || !std::isdigit(p[i])) return "";  // let stb report the bad header
+    while (i < n && std::isdigit(p[i]) && x < (1u << 30)) x = x * 10 + (p[i++] - '0');
+  }
+  if (v[2] > 255) return "16-bit PNM samples are not supported";
+  ++i;  // the single whitespace byte before the samples
+  const std::uint64_t bytes = v[0] * v[1] * (p[1] == '6' ? 3 : 1);
+  return i <= n && n - i >= bytes ? "" : "PNM data is truncated";
+}
+
+// stb_image 2.27 reads the PNM header numbers into an int with no overflow
+// check (signed overflow; found by fuzz/fuzz_image.cpp). Numbers of more than
+// 9 digits are refused before stb reads the header (stb's whitespace/comment rules).
+inline bool pnm_header_numbers_ok(const std::uint8_t* p, std::size_t n) {
+  std::size_t i = 2;
+  for (int field = 0; field < 3; ++field) {
+    for (;;) {
+      while (i < n && std::isspace(p[i])) ++i;
+      if (i >= n || p[i] != '#') break;
+      while (i < n && p[i] != '\n' && p[i] != '\r') ++i;
+    }
+    std::size_t digits = 0;
+    while (i < n && std::isdigit(p[i])) ++i, ++digits;
+    if (digits > 9) return false;
+    if (digits == 0) return true;  // stb stops here with a bad header
+  }
+  return true;
+}
+
+// EXIF Orientation (tag 0x0112) from TIFF-structured EXIF data; 1 if absent.
+inline int tiff_orientation(const std::uint8_t* t, std::size_t n) {
+  if (n < 8) return 1;
+  const bool le = t[0] == 'I' && t[1] == 'I';
+  if (!le && !(t[0] == 'M' && t[1] == 'M')) return 1;
+  auto u16 = [&](std::size_t o) { return le ? t[o] | (t[o + 1] << 8) : (t[o] << 8) | t[o + 1]; };
+  const std::uint32_t ifd = le ? le32(t + 4) : be32(t + 4);
+  if (ifd > n || n - ifd < 2) return 1;
+  const std::size_t count = static_cast<std::size_t>(u16(ifd));
+  for (std::size_t e = 0; e < count; ++e) {
+    const std::size_t o = ifd + 2 + 12 * e;
+    if (o + 12 > n) return 1;
+    if (u16(o) == 0x0112 && u16(o + 2) == 3) {  // SHORT value, stored inline
+      const int v = u16(o + 8);
+      return v >= 1 && v <= 8 ? v : 1;
+    }
+  }
+  return 1;
+}
+
+inline int exif_orientation(const std::string& fmt, const std::uint8_t* p, std::size_t n) {
+  if (fmt == "JPEG") {  // APP1 "Exif\0\0" + TIFF, among the segments before SOS
+    std::size_t i = 2;
+    while (i + 4 <= n && p[i] == 0xFF && p[i + 1] != 0xDA && p[i + 1] != 0xD9) {
+      const std::size_t len = (std::size_t{p[i + 2]} << 8) | p[i + 3];
+      if (len < 2 || i + 2 + len > n) return 1;
+      if (p[i + 1] == 0xE1 && len >= 8 && std::memcmp(p + i + 4, "Exif\0\0", 6) == 0)
+        return tiff_orientation(p + i + 10, len - 8);
+      i += 2 + len;
+    }
+  } else if (fmt == "PNG") {  // eXIf chunk holds the TIFF data directly
+    std::size_t i = 8;
+    while (i + 12 <= n) {
+      const std::size_t len = be32(p + i);
+      if (len > n - i - 12) return 1;
+      if (std::memcmp(p + i + 4, "eXIf", 4) == 0) return tiff_orientation(p + i + 8, len);
+      if (std::memcmp(p + i + 4, "IEND", 4) == 0) return 1;
+      i += 12 + len;
+    }
+  }
+  return 1;
+}
+
+// Applies an EXIF orientation (2..8) like PIL's exif_transpose: output pixel
+// (x, y) takes source pixel (sx, sy).
+inline Image apply_orientation(const Image& in, int orientation) {
+  if (orientation < 2 || orientation > 8) return in;
+  const int w = in.width, h = in.height;
+  const bool swap = orientation >= 5;  // 5..8 exchange width and height
+  Image out;
+  out.width = swap ? h : w;
+  out.height = swap ? w : h;
+  out.rgb.resize(in.rgb.size());
+  for (int y = 0; y < out.height; ++y) {
+    for (int x = 0; x < out.width; ++x) {
+      int sx = x, sy = y;
+      switch (orientation) {
+        case 2: sx = w - 1 - x; break;                    // mirror left-right
+        case 3: sx = w - 1 - x; sy = h - 1 - y; break;    // rotate 180
+        case 4: sy = h - 1 - y; break;                    // mirror top-bottom
+        case 5: sx = y; sy = x; break;                    // transpose
+        case 6: sx = y; sy = h - 1 - x; break;            // rotate 90 clockwise
+        case 7: sx = w - 1 - y; sy = h - 1 - x; break;    // transverse
+        default: sx = w - 1 - y; sy = x; break;           // 8: rotate 90 counter-clockwise
+      }
+      std::memcpy(&out.rgb[(std::size_t(y) * out.width + x) * 3],
+                  &in.rgb[(std::size_t(sy) * w + sx) * 3], 3);
+    }
+  }
+  return out;
+}
+
+inline void check_dims(const std::string& name, int w, int h, const ImageLoadOptions& lim) {
+  if (w <= 0 || h <= 0)
+    throw Error("image '" + name + "': invalid size " + std::to_string(w) + "x" +
+                std::to_string(h));
+  if (w > lim.max_side || h > lim.max_side)
+    throw Error("image '" + name + "': " + std::to_string(w) + "x" + std::to_string(h) +
+                " exceeds the limit of " + std::to_string(lim.max_side) +
+                " pixels per side (ImageLoadOptions::max_side); refused before decoding");
+  const std::uint64_t pixels = std::uint64_t(w) * std::uint64_t(h);
+  if (pixels > lim.max_pixels)
+    throw Error("image '" + name + "': " + std::to_string(w) + "x" + std::to_string(h) +
+                " = " + std::to_string(pixels) + " pixels exceeds the limit of " +
+                std::to_string(lim.max_pixels) +
+                " (ImageLoadOptions::max_pixels); refused before decoding");
+}
+
+}  // namespace detail
+
+}  // namespace gemma3
