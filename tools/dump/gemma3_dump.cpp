@@ -30,8 +30,11 @@
 #include "gemma3/model.hpp"
 #include "gemma3/session.hpp"
 #include "gemma3/vision.hpp"
+#include "tools/common/args.hpp"
 
 namespace {
+
+using gemma3::tools::parse_size;
 
 using gemma3::Error;
 
@@ -51,12 +54,6 @@ void usage() {
                "  --generate  print N greedy continuation ids (argmax over all logits, no stop)\n"
                "  --threads   threads (default: all cores)\n"
                "  --chunk     prompt tokens per forward call (default 256; results do not depend on it)\n");
-}
-
-size_t parse_size(const std::string& flag, const std::string& v) {
-  if (v.empty() || v.find_first_not_of("0123456789") != std::string::npos || v.size() > 12)
-    throw Error(flag + ": expected a non-negative integer, got \"" + v + "\"");
-  return size_t(std::stoull(v));
 }
 
 std::vector<int> parse_ids(const std::string& s) {
@@ -81,36 +78,33 @@ int run(int argc, char** argv) {
   bool have_ids = false;
   size_t generate = 0, chunk = 256;
   int threads = 0;
-  for (int i = 1; i < argc; ++i) {
-    const std::string a = argv[i];
-    auto value = [&]() -> std::string {
-      if (i + 1 >= argc) throw Error(a + ": missing value");
-      return argv[++i];
-    };
+  gemma3::tools::Args args(argc, argv);
+  while (args.next()) {
+    const std::string& a = args.flag();
     if (a == "-h" || a == "--help") {
       usage();
       return 0;
     } else if (a == "-m" || a == "--model") {
-      model_path = value();
+      model_path = args.value();
     } else if (a == "--ids") {
-      ids = parse_ids(value());
+      ids = parse_ids(args.value());
       have_ids = true;
     } else if (a == "--logits") {
-      logits_path = value();
+      logits_path = args.value();
     } else if (a == "--hidden") {
-      hidden_path = value();
+      hidden_path = args.value();
     } else if (a == "--image") {
-      image_paths.push_back(value());
+      image_paths.push_back(args.value());
     } else if (a == "--pixels") {
-      pixels_path = value();
+      pixels_path = args.value();
     } else if (a == "--image-embeddings") {
-      embeddings_path = value();
+      embeddings_path = args.value();
     } else if (a == "--generate") {
-      generate = parse_size(a, value());
+      generate = parse_size(a, args.value());
     } else if (a == "--threads") {
-      threads = int(parse_size(a, value()));
+      threads = int(parse_size(a, args.value()));
     } else if (a == "--chunk") {
-      chunk = parse_size(a, value());
+      chunk = parse_size(a, args.value());
       if (chunk == 0) throw Error("--chunk must be at least 1");
     } else {
       usage();
@@ -229,11 +223,4 @@ int run(int argc, char** argv) {
 
 }  // namespace
 
-int main(int argc, char** argv) {
-  try {
-    return run(argc, argv);
-  } catch (const std::exception& e) {
-    std::fprintf(stderr, "error: %s\n", e.what());
-    return 1;
-  }
-}
+int main(int argc, char** argv) { return gemma3::tools::run_main(run, argc, argv); }

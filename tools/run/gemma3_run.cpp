@@ -17,8 +17,12 @@
 #include <vector>
 
 #include "gemma3/session.hpp"
+#include "tools/common/args.hpp"
 
 namespace {
+
+using gemma3::tools::parse_float;
+using gemma3::tools::parse_size;
 
 using gemma3::Error;
 
@@ -47,19 +51,6 @@ void usage() {
       "  -q, --quiet           no speed figures on stderr\n"
       "interactive chat: each stdin line is a user turn; a line \"/image PATH\" attaches an\n"
       "image to the next turn (repeatable, shown to the model before that turn's text).\n");
-}
-
-size_t parse_size(const std::string& flag, const std::string& v) {
-  if (v.empty() || v.find_first_not_of("0123456789") != std::string::npos || v.size() > 18)
-    throw Error(flag + ": expected a non-negative integer, got \"" + v + "\"");
-  return size_t(std::stoull(v));
-}
-
-float parse_float(const std::string& flag, const std::string& v) {
-  char* end = nullptr;
-  const float f = std::strtof(v.c_str(), &end);
-  if (v.empty() || *end != '\0') throw Error(flag + ": expected a number, got \"" + v + "\"");
-  return f;
 }
 
 void print_stats(const gemma3::Timings& t) {
@@ -97,51 +88,48 @@ int run(int argc, char** argv) {
   bool have_prompt = false, raw = false, quiet = false;
   size_t max_tokens = 1024, ctx = 0;
   gemma3::SessionOptions opt;
-  for (int i = 1; i < argc; ++i) {
-    const std::string a = argv[i];
-    auto value = [&]() -> std::string {
-      if (i + 1 >= argc) throw Error(a + ": missing value");
-      return argv[++i];
-    };
+  gemma3::tools::Args args(argc, argv);
+  while (args.next()) {
+    const std::string& a = args.flag();
     if (a == "-h" || a == "--help") {
       usage();
       return 0;
     } else if (a == "-m" || a == "--model") {
-      model_path = value();
+      model_path = args.value();
     } else if (a == "-p" || a == "--prompt") {
-      prompt = value();
+      prompt = args.value();
       have_prompt = true;
     } else if (a == "--system") {
-      system = value();
+      system = args.value();
     } else if (a == "--image") {
-      image_paths.push_back(value());
+      image_paths.push_back(args.value());
     } else if (a == "--pan-and-scan") {
       opt.images.pan_and_scan = true;
     } else if (a == "--raw") {
       raw = true;
     } else if (a == "-n" || a == "--max-tokens") {
-      max_tokens = parse_size(a, value());
+      max_tokens = parse_size(a, args.value());
     } else if (a == "--temp") {
-      opt.sampling.temperature = parse_float(a, value());
+      opt.sampling.temperature = parse_float(a, args.value());
     } else if (a == "--top-k") {
-      opt.sampling.top_k = int(parse_size(a, value()));
+      opt.sampling.top_k = int(parse_size(a, args.value()));
     } else if (a == "--top-p") {
-      opt.sampling.top_p = parse_float(a, value());
+      opt.sampling.top_p = parse_float(a, args.value());
     } else if (a == "--min-p") {
-      opt.sampling.min_p = parse_float(a, value());
+      opt.sampling.min_p = parse_float(a, args.value());
     } else if (a == "--repeat-penalty") {
-      opt.sampling.repeat_penalty = parse_float(a, value());
+      opt.sampling.repeat_penalty = parse_float(a, args.value());
     } else if (a == "--greedy") {
       opt.sampling.greedy = true;
     } else if (a == "--seed") {
-      opt.sampling.seed = uint64_t(parse_size(a, value()));
+      opt.sampling.seed = uint64_t(parse_size(a, args.value()));
     } else if (a == "--threads") {
-      opt.threads = int(parse_size(a, value()));
+      opt.threads = int(parse_size(a, args.value()));
     } else if (a == "--ctx") {
-      ctx = parse_size(a, value());
+      ctx = parse_size(a, args.value());
       if (ctx == 0) throw Error("--ctx must be at least 1");
     } else if (a == "--kv") {
-      const std::string t = value();
+      const std::string t = args.value();
       if (t == "f32") opt.kv_type = gemma3::KVType::F32;
       else if (t == "bf16") opt.kv_type = gemma3::KVType::BF16;
       else throw Error("--kv: expected f32 or bf16, got \"" + t + "\"");
@@ -232,12 +220,4 @@ int run(int argc, char** argv) {
 
 }  // namespace
 
-int main(int argc, char** argv) {
-  try {
-    return run(argc, argv);
-  } catch (const std::exception& e) {
-    std::fflush(stdout);
-    std::fprintf(stderr, "error: %s\n", e.what());
-    return 1;
-  }
-}
+int main(int argc, char** argv) { return gemma3::tools::run_main(run, argc, argv); }
