@@ -107,7 +107,7 @@ inline Image load_image_from_memory(const void* data, std::size_t size,
     std::size_t from = 0;
     for (const std::size_t at : empty_idats) {
       copy.insert(copy.end(), p + from, p + at);
-      from = at + 12;
+      from = std::min(at + 12, size);  // (a last chunk may lack its CRC)
     }
     copy.insert(copy.end(), p + from, p + size);
     src = copy.data();

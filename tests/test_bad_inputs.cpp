@@ -506,6 +506,14 @@ TEST_CASE("regression fuzz_image: PNG chunk claiming more bytes than the file ha
   CHECK_ERROR_CONTAINS(error_of([&] { gemma3::load_image(p); }), "bytes runs past the end of the file");
 }
 
+TEST_CASE("regression fuzz_image: PNG ending in an empty IDAT without its CRC") {
+  // A 55-byte PNG whose last chunk, an empty IDAT, stops before its CRC: the
+  // copy made to leave out empty IDATs (see above) skipped 12 bytes past the
+  // end of the file and threw std::length_error instead of gemma3::Error.
+  const std::string p = kRegressions + "png_empty_idat_without_crc.png";
+  CHECK_ERROR_CONTAINS(error_of([&] { gemma3::load_image(p); }), "cannot decode PNG");
+}
+
 TEST_CASE("regression fuzz_image: PNM header number that overflows an int") {
   // stb_image 2.27 parses "P5 3333333333333..." into an int (UBSan: signed
   // integer overflow in stbi__pnm_getinteger); refused before stb reads it.

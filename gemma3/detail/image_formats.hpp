@@ -179,7 +179,7 @@ inline std::string png_chunk_problem(const std::uint8_t* p, std::size_t n,
     }
     if (std::memcmp(type, "IEND", 4) == 0) break;
     if (std::memcmp(type, "IDAT", 4) == 0) {
-      if (len == 0 && !data_seen) empty_idats->push_back(i);
+      if (len == 0 && !data_seen) empty_idats->push_back(i);  // (its CRC may be cut off)
       if (len != 0) data_seen = true;
     }
     i += 12 + std::size_t{len};
