@@ -37,6 +37,16 @@
 
 #include "gemma3/ops/matmul-inl.hpp"
 
+// Unrolls a loop over the rows of a kernel so that their accumulators stay
+// in registers (GCC does not unroll at -O2).
+#ifndef GEMMA3_UNROLL
+#if defined(__GNUC__) || defined(__clang__)
+#define GEMMA3_UNROLL _Pragma("GCC unroll 8")
+#else
+#define GEMMA3_UNROLL
+#endif
+#endif
+
 // The VNNI path: x86 AVX3 targets, GCC or Clang (function target attributes).
 #undef GEMMA3_OPS_VNNI
 #if HWY_ARCH_X86 && (HWY_TARGET == HWY_AVX3 || HWY_TARGET == HWY_AVX3_DL) && \
@@ -47,9 +57,7 @@
 // features of the surrounding target pragma with a function's attribute).
 #undef GEMMA3_OPS_VNNI_ATTR
 #define GEMMA3_OPS_VNNI_ATTR __attribute__((target(HWY_TARGET_STR ",avx512vnni")))
-#ifndef GEMMA3_UNROLL
-#define GEMMA3_UNROLL _Pragma("GCC unroll 8")
-#endif
+
 #else
 #define GEMMA3_OPS_VNNI 0
 #endif
@@ -69,9 +77,11 @@ namespace hn = hwy::HWY_NAMESPACE;
 //           of each), then the high-nibble ones (j = 16…31): 128 per block
 //   corr    int32 per 32-bit lane of a block (16 per block): −128·Σ (Q8) or
 //           −8·Σ (Q4) of the xq that lane multiplies (VNNI path only)
+//   x16     the xq as int16, same order (portable path only: widened once
+//           per call instead of once per row)
 struct QuantX {
   size_t groups, blocks, group_bytes, xq_per_block;
-  size_t off_dx, off_xq, off_corr, bytes;
+  size_t off_dx, off_xq, off_corr, off_x16, bytes;
 };
 
 inline QuantX QuantXLayout(const MatView& W) {
@@ -85,7 +95,8 @@ inline QuantX QuantXLayout(const MatView& W) {
   L.off_dx = 64;
   L.off_xq = L.off_dx + align_up((L.blocks * gpb + 16) * sizeof(float), 64);
   L.off_corr = L.off_xq + L.blocks * L.xq_per_block;
-  L.bytes = L.off_corr + L.blocks * 16 * sizeof(int32_t);
+  L.off_x16 = L.off_corr + L.blocks * 16 * sizeof(int32_t);
+  L.bytes = L.off_x16 + L.blocks * L.xq_per_block * sizeof(int16_t);
   return L;
 }
 
@@ -127,9 +138,14 @@ inline void PrepareQuantX(const MatView& W, const float* HWY_RESTRICT x, uint8_t
   int32_t* corr = reinterpret_cast<int32_t*>(xp + L.off_corr);
   const size_t gpb = q8 ? 2 : 4;
   for (size_t g = L.groups; g < L.blocks * gpb + 16; ++g) dx[g] = 0.0f;
+  int16_t* x16 = reinterpret_cast<int16_t*>(xp + L.off_x16);
+  const hn::Rebind<int16_t, DQ> d16;
   // Groups past the last one (inside the last block) multiply nothing: zero.
-  for (size_t i = L.groups * kQuantGroup; i < L.blocks * L.xq_per_block; ++i)
-    xq[q8 ? i : QuantXIndex(W.type, i / kQuantGroup, i % kQuantGroup)] = 0;
+  for (size_t i = L.groups * kQuantGroup; i < L.blocks * L.xq_per_block; ++i) {
+    const size_t at = q8 ? i : QuantXIndex(W.type, i / kQuantGroup, i % kQuantGroup);
+    xq[at] = 0;
+    x16[at] = 0;
+  }
   HWY_ALIGN float v[kQuantGroup];
   HWY_ALIGN int32_t qi[kQuantGroup];
   const auto fmax = hn::Set(d, std::numeric_limits<float>::max());
@@ -160,7 +176,10 @@ inline void PrepareQuantX(const MatView& W, const float* HWY_RESTRICT x, uint8_t
       r = hn::IfThenElseZero(hn::Le(hn::Abs(r), hn::Set(d, 127.0f)), r);
       const auto q = hn::ConvertTo(di, r);
       hn::Store(q, di, qi + k);
-      hn::StoreU(hn::DemoteTo(d8, q), d8, xq + QuantXIndex(W.type, g, k));
+      if (vnni)
+        hn::StoreU(hn::DemoteTo(d8, q), d8, xq + QuantXIndex(W.type, g, k));
+      else
+        hn::StoreU(hn::DemoteTo(d16, q), d16, x16 + QuantXIndex(W.type, g, k));
     }
     if (!vnni) continue;
     // Corrections of the VNNI path: lane i of a block multiplies the xq bytes
@@ -181,76 +200,82 @@ inline void PrepareQuantX(const MatView& W, const float* HWY_RESTRICT x, uint8_t
 
 // ---- portable kernel ---------------------------------------------------------
 
-// Lane-wise exact partial sums of I_g = Σ_k q_k·xq_k over group g of row q
-// (int32 lanes; their total is I_g).
-template <WeightType kType, class D16>
-HWY_INLINE hn::Vec<hn::Repartition<int32_t, D16>> GroupDotInt(D16 d16, const uint8_t* HWY_RESTRICT q,
-                                                              const int8_t* HWY_RESTRICT xq, size_t g) {
-  const hn::Repartition<int32_t, D16> d32;
+// Exact integer sums I_g = Σ_k q_k·xq_k for group g of R rows, r + i·stride,
+// as i16 × i16 → i32 pairwise products (ReorderWidenMulAccumulate: pmaddwd on
+// x86), then y = Σ_g c_g·I_g lane-wise in f32. As in the VNNI kernel the R
+// rows are far-apart streams that share each load of x (here pre-widened to
+// i16), and each row's arithmetic does not depend on R.
+template <WeightType kType, size_t R>
+HWY_INLINE void RowsQuantPortable(const MatView& W, const QuantX& L, const float* dx,
+                                  const int16_t* HWY_RESTRICT x16, size_t r, size_t stride,
+                                  float* y) {
+  const hn::CappedTag<int16_t, 16> d16;  // ≤ 16 lanes: a group is whole vectors
+  const hn::Repartition<int32_t, decltype(d16)> d32;
+  const hn::Rebind<float, decltype(d32)> df;
   const hn::Rebind<int8_t, decltype(d16)> d8;
   const hn::Rebind<uint8_t, decltype(d16)> du8;
+  const hn::RebindToUnsigned<decltype(d16)> du16;
   const size_t N = hn::Lanes(d16);
-  auto s0 = hn::Zero(d32), s1 = hn::Zero(d32);
-  if (kType == WeightType::Q8) {
-    const int8_t* w = reinterpret_cast<const int8_t*>(q) + g * 32;
-    const int8_t* xg = xq + g * 32;
-    for (size_t k = 0; k < 32; k += N) {
-      const auto a = hn::PromoteTo(d16, hn::LoadU(d8, w + k));
-      const auto b = hn::PromoteTo(d16, hn::LoadU(d8, xg + k));
-      s0 = hn::ReorderWidenMulAccumulate(d32, a, b, s0, s1);
+  const uint8_t* q[R];
+  const uint16_t* s[R];
+  hn::Vec<decltype(df)> acc[R];
+  HWY_ALIGN float scale[R][16];
+  for (size_t i = 0; i < R; ++i) {
+    q[i] = W.row(r + i * stride);
+    s[i] = W.scales(r + i * stride);
+    acc[i] = hn::Zero(df);
+  }
+  const auto mask = hn::Set(d16, int16_t{0x0F});
+  const auto eight = hn::Set(d16, int16_t{8});
+  for (size_t g0 = 0; g0 < L.groups; g0 += 16) {
+    const size_t count = L.groups - g0 < 16 ? L.groups - g0 : 16;
+    for (size_t i = 0; i < R; ++i) {
+      // Prefetch as the VNNI kernel does: weights and scales (past the row's
+      // end: the stream's next row).
+      for (size_t b = 0; b < 16 * L.group_bytes; b += 64)
+        hwy::Prefetch(q[i] + g0 * L.group_bytes + kPrefetchBytes + b);
+      hwy::Prefetch(s[i] + g0 + kPrefetchBytes / 4 / sizeof(uint16_t));
+      LoadScales(s[i] + g0, count, scale[i]);
     }
-  } else {
-    const uint8_t* p = q + g * 16;
-    const int8_t* xlo = xq + (g / 4) * 128 + (g % 4) * 16;
-    const int8_t* xhi = xlo + 64;
-    const auto mask = hn::Set(d16, int16_t{0x0F});
-    const auto eight = hn::Set(d16, int16_t{8});
-    for (size_t k = 0; k < 16; k += N) {
-      const auto bytes = hn::BitCast(d16, hn::PromoteTo(hn::RebindToUnsigned<decltype(d16)>(),
-                                                        hn::LoadU(du8, p + k)));
-      const auto lo = hn::Sub(hn::And(bytes, mask), eight);
-      const auto hi = hn::Sub(hn::ShiftRight<4>(bytes), eight);
-      s0 = hn::ReorderWidenMulAccumulate(d32, lo, hn::PromoteTo(d16, hn::LoadU(d8, xlo + k)), s0, s1);
-      s0 = hn::ReorderWidenMulAccumulate(d32, hi, hn::PromoteTo(d16, hn::LoadU(d8, xhi + k)), s0, s1);
+    for (size_t k = 0; k < count; ++k) {
+      const size_t g = g0 + k;
+      const int16_t* xlo = x16 + QuantXIndex(kType, g, 0);  // Q8: all 32
+      const int16_t* xhi = x16 + QuantXIndex(kType, g, 16);
+      GEMMA3_UNROLL
+      for (size_t i = 0; i < R; ++i) {
+        auto s0 = hn::Zero(d32), s1 = hn::Zero(d32);
+        if (kType == WeightType::Q8) {
+          const int8_t* w = reinterpret_cast<const int8_t*>(q[i]) + g * 32;
+          for (size_t kk = 0; kk < 32; kk += N)
+            s0 = hn::ReorderWidenMulAccumulate(d32, hn::PromoteTo(d16, hn::LoadU(d8, w + kk)),
+                                               hn::LoadU(d16, xlo + kk), s0, s1);
+        } else {
+          const uint8_t* p = q[i] + g * 16;
+          for (size_t kk = 0; kk < 16; kk += N) {
+            const auto bytes = hn::BitCast(d16, hn::PromoteTo(du16, hn::LoadU(du8, p + kk)));
+            const auto lo = hn::Sub(hn::And(bytes, mask), eight);
+            const auto hi = hn::Sub(hn::ShiftRight<4>(bytes), eight);
+            s0 = hn::ReorderWidenMulAccumulate(d32, lo, hn::LoadU(d16, xlo + kk), s0, s1);
+            s0 = hn::ReorderWidenMulAccumulate(d32, hi, hn::LoadU(d16, xhi + kk), s0, s1);
+          }
+        }
+        const auto c = hn::Set(df, scale[i][k] * dx[g]);
+        acc[i] = hn::MulAdd(hn::ConvertTo(df, hn::Add(s0, s1)), c, acc[i]);
+      }
     }
   }
-  return hn::Add(s0, s1);
+  for (size_t i = 0; i < R; ++i) y[r + i * stride] = hn::GetLane(hn::SumOfLanes(df, acc[i]));
 }
 
-// y = Σ_g c_g · (lane partial sums of I_g), lane-wise in f32, then the lane sum.
 template <WeightType kType>
 HWY_INLINE void MatVecRowsQuantPortable(const MatView& W, const uint8_t* xp, float* y, size_t r0,
                                         size_t r1) {
-  const hn::CappedTag<int16_t, 16> d16;  // ≤ 16 lanes: a group is whole vectors
-  const hn::Rebind<float, hn::Repartition<int32_t, decltype(d16)>> df;
   const QuantX L = QuantXLayout(W);
   const float* dx = reinterpret_cast<const float*>(xp + L.off_dx);
-  const int8_t* xq = reinterpret_cast<const int8_t*>(xp + L.off_xq);
-  for (size_t r = r0; r < r1; ++r) {
-    const uint8_t* q = W.row(r);
-    const uint16_t* s = W.scales(r);
-    auto a0 = hn::Zero(df), a1 = hn::Zero(df);
-    HWY_ALIGN float scale[16];
-    for (size_t g0 = 0; g0 < L.groups; g0 += 16) {
-      const size_t count = L.groups - g0 < 16 ? L.groups - g0 : 16;
-      // Prefetch as the VNNI kernel does: weights and scales (past the row's
-      // end: the next row's, which this thread reads next).
-      for (size_t b = 0; b < 16 * L.group_bytes; b += 64)
-        hwy::Prefetch(q + g0 * L.group_bytes + kPrefetchBytes + b);
-      hwy::Prefetch(s + g0 + kPrefetchBytes / 4 / sizeof(uint16_t));
-      LoadScales(s + g0, count, scale);
-      for (size_t k = 0; k < count; ++k) {
-        const size_t g = g0 + k;
-        const auto c = hn::Set(df, scale[k] * dx[g]);
-        const auto part = hn::ConvertTo(df, GroupDotInt<kType>(d16, q, xq, g));
-        if (g & 1)
-          a1 = hn::MulAdd(part, c, a1);
-        else
-          a0 = hn::MulAdd(part, c, a0);
-      }
-    }
-    y[r] = hn::GetLane(hn::SumOfLanes(df, hn::Add(a0, a1)));
-  }
+  const int16_t* x16 = reinterpret_cast<const int16_t*>(xp + L.off_x16);
+  const size_t span = (r1 - r0) / 4;
+  for (size_t j = 0; j < span; ++j) RowsQuantPortable<kType, 4>(W, L, dx, x16, r0 + j, span, y);
+  for (size_t r = r0 + 4 * span; r < r1; ++r) RowsQuantPortable<kType, 1>(W, L, dx, x16, r, 0, y);
 }
 
 // ---- AVX-512 VNNI kernel -------------------------------------------------------
