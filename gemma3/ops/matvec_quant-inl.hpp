@@ -13,7 +13,7 @@
 // adds |Σ_k w_k·(x_k − xq_k·dx_g)| ≤ Σ_k |w_k|·dx_g/2 to the error of an f32
 // product (docs/performance.md measures the effect on the model).
 //
-// Two implementations of the same integer sums, chosen at run time:
+// Three implementations of the same integer sums, chosen at run time:
 //  * AVX-512 VNNI (`vpdpbusd`, u8 × s8 → s32, four products per 32-bit lane)
 //    inside the AVX3 target: Highway 1.0.3 has no op for it, so a function
 //    with the extra target attribute uses the intrinsic, on CPUs that report
@@ -22,9 +22,12 @@
 //    8·Σxq / 128·Σxq of each lane is subtracted by starting the lane's
 //    accumulator at a per-call correction, so every lane ends at an exact
 //    Σ q·xq over its 4 (Q8) or 8 (Q4) elements.
+//  * AVX2 (`pmaddubsw` + `pmaddwd`, llama.cpp's AVX2 recipe) inside the AVX2
+//    target, with the same layout and lane corrections as the VNNI path.
 //  * Portable Highway code (every target, and AVX3 without VNNI): i8 → i16,
 //    ReorderWidenMulAccumulate (pairwise i16 products into i32), one exact
 //    I_g per group.
+// allow_vnni = false (tests) forces the portable kernel on any target.
 #if defined(GEMMA3_OPS_MATVEC_QUANT_INL_H_) == defined(HWY_TARGET_TOGGLE)
 #ifdef GEMMA3_OPS_MATVEC_QUANT_INL_H_
 #undef GEMMA3_OPS_MATVEC_QUANT_INL_H_
@@ -60,6 +63,16 @@
 
 #else
 #define GEMMA3_OPS_VNNI 0
+#endif
+
+// The AVX2 path: pmaddubsw (u8 × s8 → i16 pairs) + pmaddwd, as llama.cpp's
+// AVX2 q4_0/q8_0 dot products; every AVX2 CPU has both.
+#undef GEMMA3_OPS_AVX2
+#if HWY_ARCH_X86 && HWY_TARGET == HWY_AVX2
+#define GEMMA3_OPS_AVX2 1
+#include <immintrin.h>
+#else
+#define GEMMA3_OPS_AVX2 0
 #endif
 
 HWY_BEFORE_NAMESPACE();
@@ -125,9 +138,11 @@ inline void PrepareQuantX(const MatView& W, const float* HWY_RESTRICT x, uint8_t
   const hn::RebindToSigned<DQ> di;
   const hn::Rebind<int8_t, DQ> d8;
   const size_t N = hn::Lanes(d);
-  int32_t vnni = 0;
+  int32_t vnni = 0;  // 1: the target's intrinsic kernel (VNNI, AVX2) runs
 #if GEMMA3_OPS_VNNI
   vnni = allow_vnni && CpuHasVnni() ? 1 : 0;
+#elif GEMMA3_OPS_AVX2
+  vnni = allow_vnni ? 1 : 0;
 #else
   (void)allow_vnni;
 #endif
@@ -393,6 +408,110 @@ MatVecRowsQuantVnni(const MatView& W, const uint8_t* xp, float* y, size_t r0, si
 }
 #endif  // GEMMA3_OPS_VNNI
 
+// ---- AVX2 kernel --------------------------------------------------------------
+
+#if GEMMA3_OPS_AVX2
+// The VNNI kernel's arithmetic on 32-byte halves of a block, without VNNI:
+//  Q4: pmaddubsw(nibble q + 8, xq) → i16 pairs (|·| ≤ 2·15·127, no
+//      saturation), low and high nibbles added (≤ 7620), pmaddwd with ones
+//      → i32 lanes, plus the VNNI path's lane corrections −8·Σxq: exact.
+//  Q8: pmaddubsw(|xq|, sign(q, xq)) (llama.cpp's trick: ≤ 2·127·127), then
+//      pmaddwd with ones: exact, no correction.
+// Lane i of a half-block covers bytes 4i…4i+3, i.e. group i/4 (Q4: of the
+// half's two groups) or the half's one group (Q8).
+template <WeightType kType, size_t R>
+HWY_INLINE void RowsQuantAvx2(const MatView& W, const QuantX& L, const float* dx,
+                              const int8_t* xq, const int32_t* corr, size_t r, size_t stride,
+                              float* y) {
+  constexpr size_t kGph = kType == WeightType::Q8 ? 1 : 2;  // groups per 32-byte half
+  constexpr size_t kLead = kPrefetchBytes / 64;
+  constexpr size_t kScaleLead = kPrefetchBytes / 4 / sizeof(uint16_t);
+  const size_t rb = W.row_stride();
+  const size_t halves = (L.groups + kGph - 1) / kGph;
+  const uint8_t* q[R];
+  const uint16_t* s[R];
+  __m256 acc[R];
+  for (size_t i = 0; i < R; ++i) {
+    q[i] = W.row(r + i * stride);
+    s[i] = W.scales(r + i * stride);
+    acc[i] = _mm256_setzero_ps();
+  }
+  const __m256i ones = _mm256_set1_epi16(1);
+  const __m256i m4 = _mm256_set1_epi8(0x0F);
+  // Q4: lanes 0–3 take the half's first group, 4–7 its second.
+  const __m256i pair = _mm256_setr_epi32(0, 0, 0, 0, 1, 1, 1, 1);
+  HWY_ALIGN float c[R][16];
+  for (size_t g0 = 0; g0 < L.groups; g0 += 16) {
+    const size_t cnt = L.groups - g0 < 16 ? L.groups - g0 : 16;
+    for (size_t i = 0; i < R; ++i) {
+      _mm_prefetch(reinterpret_cast<const char*>(s[i] + g0 + kScaleLead), _MM_HINT_T0);
+      LoadScales(s[i] + g0, cnt, c[i]);
+      for (size_t k = 0; k < 16; ++k) c[i][k] *= dx[g0 + k];  // dx is zero-padded
+    }
+    const size_t h0 = g0 / kGph, nh = (cnt + kGph - 1) / kGph;
+    for (size_t t = 0; t < nh; ++t) {
+      const size_t h = h0 + t, b = h / 2, half = h % 2;
+      const int8_t* xb = xq + b * L.xq_per_block + half * 32;
+      const __m256i x0 = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(xb));
+      __m256i x1 = x0, corr8 = _mm256_setzero_si256();
+      if (kType == WeightType::Q4) {
+        x1 = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(xb + 64));
+        corr8 = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(corr + b * 16 + half * 8));
+      } else {
+        x1 = _mm256_sign_epi8(x0, x0);  // |xq|
+      }
+      const size_t off = h * 32;  // byte offset of this half in the row
+      const size_t left = rb - off;
+      GEMMA3_UNROLL
+      for (size_t i = 0; i < R; ++i) {
+        _mm_prefetch(reinterpret_cast<const char*>(q[i] + off + kLead * 64), _MM_HINT_T0);
+        __m256i raw;
+        if (left >= 32) {
+          raw = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(q[i] + off));
+        } else {  // a row's last partial half: copy (no read past the row)
+          HWY_ALIGN uint8_t tmp[32] = {};
+          for (size_t k = 0; k < left; ++k) tmp[k] = q[i][off + k];
+          raw = _mm256_load_si256(reinterpret_cast<const __m256i*>(tmp));
+        }
+        __m256i isum;
+        __m256 sc;
+        if (kType == WeightType::Q4) {
+          const __m256i lo = _mm256_and_si256(raw, m4);
+          const __m256i hi = _mm256_and_si256(_mm256_srli_epi16(raw, 4), m4);
+          const __m256i p16 = _mm256_add_epi16(_mm256_maddubs_epi16(lo, x0), _mm256_maddubs_epi16(hi, x1));
+          isum = _mm256_add_epi32(_mm256_madd_epi16(p16, ones), corr8);
+          const size_t gl = t * 2 % 8;  // first group of this half among c[i][8·(t/4)…]
+          sc = _mm256_permutevar8x32_ps(_mm256_loadu_ps(c[i] + 8 * (t / 4)),
+                                        _mm256_add_epi32(pair, _mm256_set1_epi32(int(gl))));
+        } else {
+          const __m256i p16 = _mm256_maddubs_epi16(x1, _mm256_sign_epi8(raw, x0));
+          isum = _mm256_madd_epi16(p16, ones);
+          sc = _mm256_broadcast_ss(c[i] + t);
+        }
+        acc[i] = _mm256_fmadd_ps(_mm256_cvtepi32_ps(isum), sc, acc[i]);
+      }
+    }
+  }
+  for (size_t i = 0; i < R; ++i) {
+    const __m128 s4 = _mm_add_ps(_mm256_castps256_ps128(acc[i]), _mm256_extractf128_ps(acc[i], 1));
+    const __m128 s2 = _mm_add_ps(s4, _mm_movehl_ps(s4, s4));
+    y[r + i * stride] = _mm_cvtss_f32(_mm_add_ss(s2, _mm_movehdup_ps(s2)));
+  }
+}
+
+template <WeightType kType>
+HWY_INLINE void MatVecRowsQuantAvx2(const MatView& W, const uint8_t* xp, float* y, size_t r0,
+                                    size_t r1) {
+  const QuantX L = QuantXLayout(W);
+  const float* dx = reinterpret_cast<const float*>(xp + L.off_dx);
+  const int8_t* xq = reinterpret_cast<const int8_t*>(xp + L.off_xq);
+  const int32_t* corr = reinterpret_cast<const int32_t*>(xp + L.off_corr);
+  const size_t span = (r1 - r0) / 4;
+  for (size_t j = 0; j < span; ++j) RowsQuantAvx2<kType, 4>(W, L, dx, xq, corr, r0 + j, span, y);
+  for (size_t r = r0 + 4 * span; r < r1; ++r) RowsQuantAvx2<kType, 1>(W, L, dx, xq, corr, r, 0, y);
+}
+#endif  // GEMMA3_OPS_AVX2
+
 // ---- entry points ------------------------------------------------------------
 
 // Bytes of prepared x (MatVecPrepare) for a Q8/Q4 matrix, as floats.
@@ -409,10 +528,14 @@ template <WeightType kType>
 HWY_INLINE void MatVecRowsQuant(const MatView& W, const float* xp, float* y, size_t r0,
                                 size_t r1) {
   const uint8_t* p = reinterpret_cast<const uint8_t*>(xp);
-#if GEMMA3_OPS_VNNI
+#if GEMMA3_OPS_VNNI || GEMMA3_OPS_AVX2
   int32_t vnni;
   hwy::CopyBytes<4>(p, &vnni);
+#if GEMMA3_OPS_VNNI
   if (vnni) return MatVecRowsQuantVnni<kType>(W, p, y, r0, r1);
+#else
+  if (vnni) return MatVecRowsQuantAvx2<kType>(W, p, y, r0, r1);
+#endif
 #endif
   MatVecRowsQuantPortable<kType>(W, p, y, r0, r1);
 }
