@@ -309,14 +309,14 @@ RandomModel make_model() {
   c.vision.hidden_size = 40;
   c.vision.num_hidden_layers = 2;
   c.vision.num_attention_heads = 2;
-  c.vision.intermediate_size = 56;
+  c.vision.intermediate_size = 200;  // > 3·Hv: the MLP runs in two passes (VisionEncoder::mlp_rows_)
   c.vision.patch_size = 14;
   c.vision.image_size = 14 * 18;
   c.vision.num_channels = 3;
   c.vision.layer_norm_eps = 1e-6;
   c.text.hidden_size = 24;
   c.mm_tokens_per_image = 36;
-  const size_t Hv = 40, I = 56, H = 24, N = 324, cpp = 3 * 14 * 14;
+  const size_t Hv = 40, I = 200, H = 24, N = 324, cpp = 3 * 14 * 14;
   m.w.vision.patch_embedding = m.mat(Hv, cpp);
   m.w.vision.patch_bias = m.vec(Hv, 0, 0.1f);
   m.w.vision.position_embedding = m.vec(N * Hv, 0, 0.5f);
