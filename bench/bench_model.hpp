@@ -310,38 +310,45 @@ inline Result run_threads(const std::string& path, const Options& o, int threads
     const double t0 = now_seconds();
     Model model(path);
     const double t1 = now_seconds();
-    Session s(model, so);
-    const int V = int(model.sample_vocab());
-    prompt[0] = model.config().tokens.bos;
-    for (size_t i = 1; i < prompt.size(); ++i)
-      prompt[i] = 1000 + int(mix64(uint64_t(rep) * 7919 + i) % uint64_t(V - 2000));
-    const double t2 = now_seconds(), p0 = process_cpu_s();
-    const std::vector<float>& logits = s.prefill(prompt);
-    int tok = argmax(logits, size_t(V));
-    const double t3 = now_seconds(), p1 = process_cpu_s();
-    pre_cpu.push_back(double(o.prompt) * threads / (p1 - p0));
-    load.push_back(t1 - t0);
-    ttft.push_back(t3 - t0);
-    pre.push_back(double(o.prompt) / (t3 - t2));
-    const double d0 = now_seconds(), q0 = process_cpu_s();
-    for (size_t i = 0; i < o.gen; ++i) tok = argmax(s.prefill({tok}), size_t(V));
-    dec.push_back(double(o.gen) / (now_seconds() - d0));
-    dec_cpu.push_back(double(o.gen) * threads / (process_cpu_s() - q0));
-    res.kv_bytes = double(s.cache().bytes());
-    if (rep == 0) {
-      double b = 0;
-      for (size_t i = 0; i < o.gen; ++i) b += decode_bytes(model.file(), o.prompt + i);
-      res.bytes_per_token = b / double(o.gen);
-    }
+    {
+      Session s(model, so);
+      const int V = int(model.sample_vocab());
+      prompt[0] = model.config().tokens.bos;
+      for (size_t i = 1; i < prompt.size(); ++i)
+        prompt[i] = 1000 + int(mix64(uint64_t(rep) * 7919 + i) % uint64_t(V - 2000));
+      const double t2 = now_seconds(), p0 = process_cpu_s();
+      const std::vector<float>& logits = s.prefill(prompt);
+      int tok = argmax(logits, size_t(V));
+      const double t3 = now_seconds(), p1 = process_cpu_s();
+      pre_cpu.push_back(double(o.prompt) * threads / (p1 - p0));
+      load.push_back(t1 - t0);
+      ttft.push_back(t3 - t0);
+      pre.push_back(double(o.prompt) / (t3 - t2));
+      const double d0 = now_seconds(), q0 = process_cpu_s();
+      for (size_t i = 0; i < o.gen; ++i) tok = argmax(s.prefill({tok}), size_t(V));
+      dec.push_back(double(o.gen) / (now_seconds() - d0));
+      dec_cpu.push_back(double(o.gen) * threads / (process_cpu_s() - q0));
+      res.kv_bytes = double(s.cache().bytes());
+      if (rep == 0) {
+        double b = 0;
+        for (size_t i = 0; i < o.gen; ++i) b += decode_bytes(model.file(), o.prompt + i);
+        res.bytes_per_token = b / double(o.gen);
+      }
+    }  // the text session ends
     const int ireps = o.image_reps < 0 ? o.reps : o.image_reps;
     if (o.image && rep < ireps && model.config().has_vision) {
-      VisionEncoder enc(model.config(), model.weights());
-      const size_t S = size_t(model.config().vision.image_size);
-      std::vector<float> pixels(3 * S * S), out(enc.num_tokens() * enc.output_width());
-      for (size_t i = 0; i < pixels.size(); ++i) pixels[i] = random_unit(i + 99);
-      const double i0 = now_seconds();
-      enc.encode(pixels.data(), out.data(), ops::ThreadContext(threads));
-      img.push_back(now_seconds() - i0);
+      // An image turn as a user runs it (same context length): one random
+      // S×S image and a line of text, through Session::chat, one token
+      // generated; the figure is the vision tower's time (encode_seconds),
+      // and the peak RSS includes this turn.
+      Session s(model, so);
+      Image im;
+      im.width = im.height = model.config().vision.image_size;
+      im.rgb.resize(size_t(im.width) * size_t(im.height) * 3);
+      for (size_t i = 0; i < im.rgb.size(); ++i) im.rgb[i] = uint8_t(mix64(i + 99) >> 56);
+      s.chat({ChatPart::make_image_pixels(std::move(im)), ChatPart::make_text("Describe this image.")},
+             {}, 1);
+      img.push_back(s.timings().image_encode_seconds);
     }
   }
   res.cpu_s = process_cpu_s() - c0;
@@ -606,15 +613,21 @@ inline int model_main(int argc, char** argv) {
     std::fflush(info);
     results.push_back(run_threads(path, o, t));
   }
-  // The KV cache at 128K context (bf16, the session default): size, and the
-  // resident memory it adds once written (std::vector zero-fills it).
-  double kv128_bytes = 0, kv128_rss = 0;
+  // The KV cache at 128K context (bf16, the session default): size, the
+  // resident memory it adds when allocated (its pages are touched only when
+  // written) and once every position has been written.
+  double kv128_bytes = 0, kv128_rss = 0, kv128_rss_full = 0;
   const size_t ctx128 = 131072;
   if (o.kv128k && size_t(file.config().text.max_position_embeddings) >= ctx128) {
+    const TextConfig& tc = file.config().text;
     const double r0 = current_rss();
-    KVCache kv(file.config().text, ctx128, KVType::BF16);
+    KVCache kv(tc, ctx128, KVType::BF16);
     kv128_rss = current_rss() - r0;
     kv128_bytes = double(kv.bytes());
+    std::vector<float> row(kv.row_size(), 0.5f);
+    for (size_t l = 0; l < size_t(tc.num_hidden_layers); ++l)
+      for (size_t pos = 0; pos < kv.slots(l); ++pos) kv.store(l, pos, row.data(), row.data());
+    kv128_rss_full = current_rss() - r0;
   }
   const double load1 = load_average();
 
@@ -626,8 +639,8 @@ inline int model_main(int argc, char** argv) {
     std::printf("  \"prompt_tokens\": %zu, \"decode_tokens\": %zu, \"context\": %zu, \"reps\": %d,\n",
                 o.prompt, o.gen, o.context, o.reps);
     std::printf("  \"load_average\": [%.2f, %.2f],\n", load0, load1);
-    std::printf("  \"kv_cache_128k\": {\"bytes\": %.0f, \"rss_added\": %.0f},\n  \"runs\": [\n",
-                kv128_bytes, kv128_rss);
+    std::printf("  \"kv_cache_128k\": {\"bytes\": %.0f, \"rss_allocated\": %.0f, \"rss_written\": %.0f},\n"
+                "  \"runs\": [\n", kv128_bytes, kv128_rss, kv128_rss_full);
     for (size_t i = 0; i < results.size(); ++i) {
       const Result& r = results[i];
       const double ceiling = r.bandwidth * 1e9 / r.bytes_per_token;
@@ -682,8 +695,9 @@ inline int model_main(int argc, char** argv) {
                 file_bytes * 1e-9, r.kv_bytes * 1e-9,
                 (r.peak_rss - file_bytes - r.kv_bytes) * 1e-9);
   if (kv128_bytes > 0)
-    std::printf("KV cache at 131072 context (bf16): %.3f GB exact, RSS added when allocated %.3f GB\n",
-                kv128_bytes * 1e-9, kv128_rss * 1e-9);
+    std::printf("KV cache at 131072 context (bf16): %.3f GB exact; RSS added when allocated "
+                "%.3f GB, once every position is written %.3f GB\n",
+                kv128_bytes * 1e-9, kv128_rss * 1e-9, kv128_rss_full * 1e-9);
   std::printf("load average %.2f before, %.2f after (above the core count: other processes "
               "competed for the cores)\n", load0, load1);
   return 0;

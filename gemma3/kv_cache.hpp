@@ -11,6 +11,9 @@
 // the chunk's attention is done (gemma3/decoder.hpp), so a ring of
 // sliding_window slots always holds every older key a query can see.
 //
+// Memory is allocated for `context` positions at construction but becomes
+// resident only as positions are written (LazyZeroArray).
+//
 // Element type: F32 (bit-exact vs the f32 reference) or BF16 (half the memory;
 // the default for sessions, see docs/decoder.md). The decoder rounds a chunk's
 // own keys/values to the cache type before using them, so prefill and
@@ -19,7 +22,10 @@
 
 #include <cstddef>
 #include <cstdint>
+#include <cstdlib>
 #include <cstring>
+#include <memory>
+#include <utility>
 #include <string>
 #include <vector>
 
@@ -28,6 +34,45 @@
 #include "gemma3/tensor.hpp"
 
 namespace gemma3 {
+
+namespace detail {
+// A zeroed array whose pages are touched only when written: calloc of a large
+// block maps fresh zero pages without writing them (std::vector would write
+// every zero). A cache for a long context therefore costs resident memory
+// only for the positions used so far. Copies are deep.
+template <typename T>
+class LazyZeroArray {
+ public:
+  LazyZeroArray() = default;
+  explicit LazyZeroArray(size_t n) : p_(alloc(n)), n_(n) {}
+  LazyZeroArray(const LazyZeroArray& o) : p_(alloc(o.n_)), n_(o.n_) {
+    if (n_) std::memcpy(p_.get(), o.p_.get(), n_ * sizeof(T));
+  }
+  LazyZeroArray(LazyZeroArray&&) noexcept = default;
+  LazyZeroArray& operator=(LazyZeroArray o) noexcept {
+    p_.swap(o.p_);
+    std::swap(n_, o.n_);
+    return *this;
+  }
+  T* data() { return p_.get(); }
+  const T* data() const { return p_.get(); }
+  size_t size() const { return n_; }
+  T& operator[](size_t i) { return p_.get()[i]; }
+
+ private:
+  struct Free {
+    void operator()(T* p) const { std::free(p); }
+  };
+  static T* alloc(size_t n) {
+    if (n == 0) return nullptr;
+    void* p = std::calloc(n, sizeof(T));
+    if (!p) throw Error("kv cache: cannot allocate " + std::to_string(n * sizeof(T)) + " bytes");
+    return static_cast<T*>(p);
+  }
+  std::unique_ptr<T, Free> p_;
+  size_t n_ = 0;
+};
+}  // namespace detail
 
 enum class KVType { F32, BF16 };
 
@@ -53,11 +98,11 @@ class KVCache {
       Layer& L = layers_[l];
       L.slots = slots_for(c, l, context);
       if (type == KVType::F32) {
-        L.kf.assign(L.slots * row_, 0.0f);
-        L.vf.assign(L.slots * row_, 0.0f);
+        L.kf = detail::LazyZeroArray<float>(L.slots * row_);
+        L.vf = detail::LazyZeroArray<float>(L.slots * row_);
       } else {
-        L.kb.assign(L.slots * row_, 0);
-        L.vb.assign(L.slots * row_, 0);
+        L.kb = detail::LazyZeroArray<uint16_t>(L.slots * row_);
+        L.vb = detail::LazyZeroArray<uint16_t>(L.slots * row_);
       }
     }
   }
@@ -139,8 +184,8 @@ class KVCache {
  private:
   struct Layer {
     size_t slots = 0;
-    std::vector<float> kf, vf;     // F32: slots · row
-    std::vector<uint16_t> kb, vb;  // BF16: slots · row
+    detail::LazyZeroArray<float> kf, vf;     // F32: slots · row
+    detail::LazyZeroArray<uint16_t> kb, vb;  // BF16: slots · row
   };
 
   size_t off(size_t l, size_t pos) const { return (pos % layers_[l].slots) * row_; }
