@@ -83,13 +83,13 @@ namespace hn = hwy::HWY_NAMESPACE;
 
 // Where the prepared x of a Q8/Q4 matvec lies (bytes from the buffer start).
 // A block is 64 bytes of weights: 2 Q8 groups or 4 Q4 groups.
-//   header  int32: 1 = the VNNI path may run
+//   header  int32: 1 = the target's intrinsic kernel runs (VNNI or AVX2)
 //   dx      f32 per group, zero past the last group (+16 for whole-vector loads)
 //   xq      int8, the order the kernels read: Q8 natural (64 per block);
 //           Q4 per block the low-nibble elements of its 4 groups (j = 0…15
 //           of each), then the high-nibble ones (j = 16…31): 128 per block
 //   corr    int32 per 32-bit lane of a block (16 per block): −128·Σ (Q8) or
-//           −8·Σ (Q4) of the xq that lane multiplies (VNNI path only)
+//           −8·Σ (Q4) of the xq that lane multiplies (VNNI and AVX2 paths)
 //   x16     the xq as int16, same order (portable path only: widened once
 //           per call instead of once per row)
 struct QuantX {
@@ -197,7 +197,7 @@ inline void PrepareQuantX(const MatView& W, const float* HWY_RESTRICT x, uint8_t
         hn::StoreU(hn::DemoteTo(d16, q), d16, x16 + QuantXIndex(W.type, g, k));
     }
     if (!vnni) continue;
-    // Corrections of the VNNI path: lane i of a block multiplies the xq bytes
+    // Corrections of the VNNI/AVX2 paths: lane i of a block multiplies the xq bytes
     // 4i…4i+3 of the block (Q4: of both halves), i.e. for this group the lanes
     // 8·(g%2) + m (Q8) or 4·(g%4) + m (Q4), m counting 4-element runs.
     const int32_t offset = q8 ? 128 : 8;
