@@ -514,6 +514,22 @@ TEST_CASE("regression fuzz_image: PNG ending in an empty IDAT without its CRC") 
   CHECK_ERROR_CONTAINS(error_of([&] { gemma3::load_image(p); }), "cannot decode PNG");
 }
 
+TEST_CASE("regression fuzz_image: 16-bit PNM hidden behind a comment ending in CR") {
+  // "P5 6 # c ...\r 3 3336": stb ends a comment at '\r' as well as '\n', so it
+  // read maxval 3336 (16-bit samples) while the loader's own header walk,
+  // ending comments at '\n' only, read other numbers and let the file through.
+  // stb 2.27 then converts 16-bit PNM samples with its 8-bit routine and reads
+  // past its 54-byte buffer (ASan: heap-buffer-overflow in
+  // stbi__convert_16_to_8). The header is now read once, with stb's rules.
+  const std::string p = kRegressions + "pnm_16bit_comment_cr.pgm";
+  CHECK_ERROR_CONTAINS(error_of([&] { gemma3::load_image(p); }), "16-bit PNM samples are not supported");
+  // An 8-bit PGM whose comment ends in '\r' still loads.
+  const std::string ok = "P5\n# made by hand\r3 1\n255\n\x01\x02\x03";
+  const gemma3::Image img = gemma3::load_image_from_memory(ok.data(), ok.size(), "ok.pgm");
+  CHECK(img.width == 3);
+  CHECK(img.height == 1);
+}
+
 TEST_CASE("regression fuzz_image: PNM header number that overflows an int") {
   // stb_image 2.27 parses "P5 3333333333333..." into an int (UBSan: signed
   // integer overflow in stbi__pnm_getinteger); refused before stb reads it.

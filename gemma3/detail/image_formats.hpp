@@ -246,30 +246,20 @@ inline bool bmp_is_complete(const std::uint8_t* p, std::size_t n) {
   return std::uint64_t(offset) + row * std::uint64_t(h) <= n;
 }
 
-// PNM (P5/P6): 8-bit samples only (stb misreads 16-bit ones), and the
-// header's width x height samples must all be present. Returns a problem or "".
-inline std::string pnm_problem(const std::uint8_t* p, std::size_t n) {
-  std::size_t i = 2;
+// The PNM (P5/P6) header exactly as stb_image 2.27 reads it: three numbers,
+// each after whitespace (isspace) and '#' comments that end at '\n' or '\r'.
+// Both checks below read the header through this one parser: a walk that
+// ended comments differently read another maxval than stb and let a 16-bit
+// file through (fuzz finding 10).
+struct PnmHeader {
   std::uint64_t v[3] = {0, 0, 0};  // width, height, maxval
-  for (auto& x : v) {
-    for (;;) {  // whitespace and '#' comments
-      while (i < n && std::isspace(p[i])) ++i;
-      if (i >= n || p[i] != '#') break;
-      while (i < n && p[i] != '\n') ++i;
-    }
-    if (i >= n || !std::isdigit(p[i])) return "";  // let stb report the bad header
-    while (i < n && std::isdigit(p[i]) && x < (1u << 30)) x = x * 10 + (p[i++] - '0');
-  }
-  if (v[2] > 255) return "16-bit PNM samples are not supported";
-  ++i;  // the single whitespace byte before the samples
-  const std::uint64_t bytes = v[0] * v[1] * (p[1] == '6' ? 3 : 1);
-  return i <= n && n - i >= bytes ? "" : "PNM data is truncated";
-}
+  int fields = 0;                   // numbers read (stb reports a bad header if < 3)
+  bool too_long = false;            // a number of more than 9 digits
+  std::size_t end = 0;              // just past the last digit of maxval
+};
 
-// stb_image 2.27 reads the PNM header numbers into an int with no overflow
-// check (signed overflow; found by fuzz/fuzz_image.cpp). Numbers of more than
-// 9 digits are refused before stb reads the header (stb's whitespace/comment rules).
-inline bool pnm_header_numbers_ok(const std::uint8_t* p, std::size_t n) {
+inline PnmHeader pnm_header(const std::uint8_t* p, std::size_t n) {
+  PnmHeader h;
   std::size_t i = 2;
   for (int field = 0; field < 3; ++field) {
     for (;;) {
@@ -278,11 +268,38 @@ inline bool pnm_header_numbers_ok(const std::uint8_t* p, std::size_t n) {
       while (i < n && p[i] != '\n' && p[i] != '\r') ++i;
     }
     std::size_t digits = 0;
-    while (i < n && std::isdigit(p[i])) ++i, ++digits;
-    if (digits > 9) return false;
-    if (digits == 0) return true;  // stb stops here with a bad header
+    std::uint64_t x = 0;
+    for (; i < n && std::isdigit(p[i]); ++i, ++digits)
+      if (digits < 10) x = x * 10 + std::uint64_t(p[i] - '0');
+    if (digits > 9) {
+      h.too_long = true;
+      return h;
+    }
+    if (digits == 0) return h;
+    h.v[field] = x;
+    h.fields = field + 1;
   }
-  return true;
+  h.end = i;
+  return h;
+}
+
+// stb_image 2.27 reads the PNM header numbers into an int with no overflow
+// check (signed overflow; found by fuzz/fuzz_image.cpp): numbers of more than
+// 9 digits are refused before stb reads the header.
+inline bool pnm_header_numbers_ok(const std::uint8_t* p, std::size_t n) {
+  return !pnm_header(p, n).too_long;
+}
+
+// PNM (P5/P6): 8-bit samples only (stb 2.27 converts 16-bit ones with its
+// 8-bit routine and reads past its buffer: finding 10), and the header's
+// width x height samples must all be present. Returns a problem or "".
+inline std::string pnm_problem(const std::uint8_t* p, std::size_t n) {
+  const PnmHeader h = pnm_header(p, n);
+  if (h.fields < 3) return "";  // let stb report the bad header
+  if (h.v[2] > 255) return "16-bit PNM samples are not supported";
+  const std::size_t i = h.end + 1;  // the single whitespace byte before the samples
+  const std::uint64_t bytes = h.v[0] * h.v[1] * (p[1] == '6' ? 3 : 1);
+  return i <= n && n - i >= bytes ? "" : "PNM data is truncated";
 }
 
 // EXIF Orientation (tag 0x0112) from TIFF-structured EXIF data; 1 if absent.
