@@ -113,6 +113,14 @@ inline QuantX QuantXLayout(const MatView& W) {
   return L;
 }
 
+// Software prefetch of the Q8/Q4 kernels, per row stream: kPrefetchBytes of
+// weights and a quarter of that of scales ahead of use. One core reading 2R
+// streams (weights and scales of R rows) needs more requests in flight than
+// the hardware prefetcher issues: measured on 1 core (Zen 5, DRAM), Q4
+// 25 → 39 GB/s once the scales were prefetched too.
+constexpr size_t kQuantLeadBytes = kPrefetchBytes;
+constexpr size_t kQuantScaleLead = kPrefetchBytes / 4 / sizeof(uint16_t);  // groups
+
 // Index in xq of element k (0…31) of group g.
 inline size_t QuantXIndex(WeightType t, size_t g, size_t k) {
   if (t == WeightType::Q8) return g * 32 + k;
@@ -248,8 +256,8 @@ HWY_INLINE void RowsQuantPortable(const MatView& W, const QuantX& L, const float
       // Prefetch as the VNNI kernel does: weights and scales (past the row's
       // end: the stream's next row).
       for (size_t b = 0; b < 16 * L.group_bytes; b += 64)
-        hwy::Prefetch(q[i] + g0 * L.group_bytes + kPrefetchBytes + b);
-      hwy::Prefetch(s[i] + g0 + kPrefetchBytes / 4 / sizeof(uint16_t));
+        hwy::Prefetch(q[i] + g0 * L.group_bytes + kQuantLeadBytes + b);
+      hwy::Prefetch(s[i] + g0 + kQuantScaleLead);
       LoadScales(s[i] + g0, count, scale[i]);
     }
     for (size_t k = 0; k < count; ++k) {
@@ -327,12 +335,6 @@ RowsQuantVnni(const MatView& W, const QuantX& L, const float* dx, const int8_t* 
               const int32_t* corr, size_t r, size_t stride, float* y) {
   constexpr size_t kGpb = kType == WeightType::Q8 ? 2 : 4;  // groups per block
   constexpr size_t kBpv = 16 / kGpb;                         // blocks per 16 scales
-  // Software prefetch, per row stream, 2 KiB of weights and 512 bytes of
-  // scales ahead of use: one core reading 2R streams needs more requests in
-  // flight than the hardware prefetcher issues. Measured on 1 core (Zen 5,
-  // DRAM): Q4 25 → 39 GB/s once the scales were prefetched too.
-  constexpr size_t kLead = kPrefetchBytes / 64;                           // blocks
-  constexpr size_t kScaleLead = kPrefetchBytes / 4 / sizeof(uint16_t);  // groups
   const size_t rb = W.row_stride();
   const uint8_t* q[R];
   const uint16_t* s[R];
@@ -356,7 +358,7 @@ RowsQuantVnni(const MatView& W, const QuantX& L, const float* dx, const int8_t* 
     __m512 cv[R];
     GEMMA3_UNROLL
     for (size_t i = 0; i < R; ++i) {
-      _mm_prefetch(reinterpret_cast<const char*>(s[i] + g0 + kScaleLead), _MM_HINT_T0);
+      _mm_prefetch(reinterpret_cast<const char*>(s[i] + g0 + kQuantScaleLead), _MM_HINT_T0);
       cv[i] = _mm512_mul_ps(_mm512_cvtph_ps(_mm256_maskz_loadu_epi16(sm, s[i] + g0)), dxv);
     }
     const size_t nb = L.blocks - b0 < kBpv ? L.blocks - b0 : kBpv;
@@ -369,8 +371,8 @@ RowsQuantVnni(const MatView& W, const QuantX& L, const float* dx, const int8_t* 
       // The last block of a row may reach past it: masked load (no fault).
       const size_t left = rb - b * 64;
       const __mmask64 lm = left >= 64 ? ~__mmask64(0) : (__mmask64(1) << left) - 1;
-      // kLead blocks ahead in each row stream, continuing into the next row.
-      const size_t pf = (b + kLead) * 64;
+      // kQuantLeadBytes ahead in each row stream, continuing into the next row.
+      const size_t pf = b * 64 + kQuantLeadBytes;
       GEMMA3_UNROLL  // acc[] and cv[] must stay in registers (GCC -O2 does not unroll)
       for (size_t i = 0; i < R; ++i) {
         const uint8_t* p = q[i] + b * 64;
@@ -424,10 +426,7 @@ HWY_INLINE void RowsQuantAvx2(const MatView& W, const QuantX& L, const float* dx
                               const int8_t* xq, const int32_t* corr, size_t r, size_t stride,
                               float* y) {
   constexpr size_t kGph = kType == WeightType::Q8 ? 1 : 2;  // groups per 32-byte half
-  constexpr size_t kLead = kPrefetchBytes / 64;
-  constexpr size_t kScaleLead = kPrefetchBytes / 4 / sizeof(uint16_t);
   const size_t rb = W.row_stride();
-  const size_t halves = (L.groups + kGph - 1) / kGph;
   const uint8_t* q[R];
   const uint16_t* s[R];
   __m256 acc[R];
@@ -444,7 +443,7 @@ HWY_INLINE void RowsQuantAvx2(const MatView& W, const QuantX& L, const float* dx
   for (size_t g0 = 0; g0 < L.groups; g0 += 16) {
     const size_t cnt = L.groups - g0 < 16 ? L.groups - g0 : 16;
     for (size_t i = 0; i < R; ++i) {
-      _mm_prefetch(reinterpret_cast<const char*>(s[i] + g0 + kScaleLead), _MM_HINT_T0);
+      _mm_prefetch(reinterpret_cast<const char*>(s[i] + g0 + kQuantScaleLead), _MM_HINT_T0);
       LoadScales(s[i] + g0, cnt, c[i]);
       for (size_t k = 0; k < 16; ++k) c[i][k] *= dx[g0 + k];  // dx is zero-padded
     }
@@ -464,7 +463,7 @@ HWY_INLINE void RowsQuantAvx2(const MatView& W, const QuantX& L, const float* dx
       const size_t left = rb - off;
       GEMMA3_UNROLL
       for (size_t i = 0; i < R; ++i) {
-        _mm_prefetch(reinterpret_cast<const char*>(q[i] + off + kLead * 64), _MM_HINT_T0);
+        _mm_prefetch(reinterpret_cast<const char*>(q[i] + off + kQuantLeadBytes), _MM_HINT_T0);
         __m256i raw;
         if (left >= 32) {
           raw = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(q[i] + off));
