@@ -38,8 +38,40 @@ inline void check_weight(const MatView& W, const char* what) {
 }  // namespace detail
 
 namespace detail {
-// matvec with a choice of the Q8/Q4 kernel: allow_vnni = false runs the
-// portable integer kernel even where the AVX-512 VNNI one could (tests).
+// y_i = W_i·x for i < count, in one parallel region: x prepared once (Q8/Q4:
+// quantized to int8 per 32-group, in the order the target's kernel reads
+// it, matvec_quant-inl.hpp), then blocks of rows of every matrix, matrix
+// after matrix, as tasks. The W_i have the same type and cols, rows > 0 and
+// cols > 0. Any split gives the same bits (per-row arithmetic is fixed), so
+// the block size only balances the load. allow_vnni = false runs the
+// portable integer kernel even where an intrinsic one could (tests).
+inline void matvec_rows(const MatView* const* W, float* const* y, size_t count, const float* x,
+                        const ThreadContext& ctx, bool allow_vnni) {
+  std::vector<float> prepared;
+  if (is_quantized(W[0]->type)) {
+    prepared.resize(HWY_DYNAMIC_DISPATCH(MatVecPreparedFloats)(*W[0]));
+    HWY_DYNAMIC_DISPATCH(MatVecPrepare)(*W[0], x, prepared.data(), allow_vnni);
+    x = prepared.data();
+  }
+  size_t rows = 0;
+  for (size_t i = 0; i < count; ++i) rows += W[i]->rows;
+  const size_t work = rows * W[0]->cols;
+  const size_t nt = size_t(effective_threads(ctx, rows, work));
+  size_t block = (rows + 8 * nt - 1) / (8 * nt);
+  block = (block + 15) / 16 * 16;  // ≥ 16 rows, multiple of 4
+  std::vector<size_t> first(count + 1, 0);  // the first task of each matrix
+  for (size_t i = 0; i < count; ++i) first[i + 1] = first[i] + (W[i]->rows + block - 1) / block;
+  auto fn = HWY_DYNAMIC_DISPATCH(MatVecRows);
+  parallel_for(first[count], ctx, [&](size_t t, int) {
+    size_t i = 0;
+    while (t >= first[i + 1]) ++i;
+    const size_t r0 = (t - first[i]) * block;
+    const size_t r1 = r0 + block < W[i]->rows ? r0 + block : W[i]->rows;
+    fn(*W[i], x, y[i], r0, r1);
+  }, work);
+}
+
+// matvec with a choice of the Q8/Q4 kernel (see matvec_rows).
 inline void matvec_impl(const MatView& W, const float* x, float* y, const ThreadContext& ctx,
                         bool allow_vnni) {
   check_weight(W, "matvec");
@@ -48,27 +80,9 @@ inline void matvec_impl(const MatView& W, const float* x, float* y, const Thread
     for (size_t r = 0; r < W.rows; ++r) y[r] = 0.0f;
     return;
   }
-  // Q8/Q4: x is quantized to int8 per 32-group once per call, in the order
-  // the target's kernel reads it (matvec_quant-inl.hpp).
-  std::vector<float> prepared;
-  if (is_quantized(W.type)) {
-    prepared.resize(HWY_DYNAMIC_DISPATCH(MatVecPreparedFloats)(W));
-    HWY_DYNAMIC_DISPATCH(MatVecPrepare)(W, x, prepared.data(), allow_vnni);
-    x = prepared.data();
-  }
-  // Blocks of rows; any split gives the same bits (per-row arithmetic is
-  // fixed), so the block size only balances the load.
-  const size_t work = W.rows * W.cols;
-  const size_t nt = size_t(effective_threads(ctx, W.rows, work));
-  size_t block = (W.rows + 8 * nt - 1) / (8 * nt);
-  block = (block + 15) / 16 * 16;  // ≥ 16 rows, multiple of 4
-  const size_t tasks = (W.rows + block - 1) / block;
-  auto fn = HWY_DYNAMIC_DISPATCH(MatVecRows);
-  parallel_for(tasks, ctx, [&](size_t t, int) {
-    const size_t r0 = t * block;
-    const size_t r1 = r0 + block < W.rows ? r0 + block : W.rows;
-    fn(W, x, y, r0, r1);
-  }, work);
+  const MatView* Ws[1] = {&W};
+  float* ys[1] = {y};
+  matvec_rows(Ws, ys, 1, x, ctx, allow_vnni);
 }
 }  // namespace detail
 
@@ -107,29 +121,7 @@ inline void matvec_multi(const MatView* const* W, float* const* y, size_t count,
     for (size_t i = 0; i < count; ++i) matvec(*W[i], x, y[i], ctx);
     return;
   }
-  std::vector<float> prepared;
-  if (is_quantized(W[0]->type)) {
-    prepared.resize(HWY_DYNAMIC_DISPATCH(MatVecPreparedFloats)(*W[0]));
-    HWY_DYNAMIC_DISPATCH(MatVecPrepare)(*W[0], x, prepared.data(), true);
-    x = prepared.data();
-  }
-  size_t rows = 0;
-  for (size_t i = 0; i < count; ++i) rows += W[i]->rows;
-  const size_t work = rows * W[0]->cols;
-  const size_t nt = size_t(effective_threads(ctx, rows, work));
-  size_t block = (rows + 8 * nt - 1) / (8 * nt);
-  block = (block + 15) / 16 * 16;
-  // Tasks: blocks of each matrix's rows, matrix after matrix.
-  std::vector<size_t> first(count + 1, 0);
-  for (size_t i = 0; i < count; ++i) first[i + 1] = first[i] + (W[i]->rows + block - 1) / block;
-  auto fn = HWY_DYNAMIC_DISPATCH(MatVecRows);
-  parallel_for(first[count], ctx, [&](size_t t, int) {
-    size_t i = 0;
-    while (t >= first[i + 1]) ++i;
-    const size_t r0 = (t - first[i]) * block;
-    const size_t r1 = r0 + block < W[i]->rows ? r0 + block : W[i]->rows;
-    fn(*W[i], x, y[i], r0, r1);
-  }, work);
+  detail::matvec_rows(W, y, count, x, ctx, true);
 }
 
 // Matrix–matrix product (nn.Linear without or with bias), W [rows, cols],
