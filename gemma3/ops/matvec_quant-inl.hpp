@@ -225,9 +225,9 @@ inline void PrepareQuantX(const MatView& W, const float* HWY_RESTRICT x, uint8_t
 
 // Exact integer sums I_g = Σ_k q_k·xq_k for group g of R rows, r + i·stride,
 // as i16 × i16 → i32 pairwise products (ReorderWidenMulAccumulate: pmaddwd on
-// x86), then y = Σ_g c_g·I_g lane-wise in f32. As in the VNNI kernel the R
-// rows are far-apart streams that share each load of x (here pre-widened to
-// i16), and each row's arithmetic does not depend on R.
+// x86), then y = Σ_g c_g·I_g lane-wise in f32. The R rows are a
+// ForRowStreams group sharing each load of x (here pre-widened to i16), and
+// each row's arithmetic does not depend on R.
 template <WeightType kType, size_t R>
 HWY_INLINE void RowsQuantPortable(const MatView& W, const QuantX& L, const float* dx,
                                   const int16_t* HWY_RESTRICT x16, size_t r, size_t stride,
@@ -296,39 +296,36 @@ HWY_INLINE void MatVecRowsQuantPortable(const MatView& W, const uint8_t* xp, flo
   const QuantX L = QuantXLayout(W);
   const float* dx = reinterpret_cast<const float*>(xp + L.off_dx);
   const int16_t* x16 = reinterpret_cast<const int16_t*>(xp + L.off_x16);
-  const size_t span = (r1 - r0) / 4;
-  for (size_t j = 0; j < span; ++j) RowsQuantPortable<kType, 4>(W, L, dx, x16, r0 + j, span, y);
-  for (size_t r = r0 + 4 * span; r < r1; ++r) RowsQuantPortable<kType, 1>(W, L, dx, x16, r, 0, y);
+  ForRowStreams(r0, r1, [&](auto R, size_t r, size_t stride) {
+    RowsQuantPortable<kType, decltype(R)::value>(W, L, dx, x16, r, stride, y);
+  });
 }
 
 // ---- AVX-512 VNNI kernel -------------------------------------------------------
 
 #if GEMMA3_OPS_VNNI
-// One 64-byte block → 16 lanes of exact partial sums Σ q·xq (4 or 8 elements each).
+// One 64-byte block of weights → 16 lanes of exact partial sums Σ q·xq (4 or
+// 8 elements each): x0/x1 the block's xq (Q4: low-, then high-nibble
+// elements), corr its lane corrections.
 template <WeightType kType>
 GEMMA3_OPS_VNNI_ATTR inline __m512i
-BlockDotVnni(__m512i raw, const int8_t* xb, const int32_t* corr) {
-  __m512i acc = _mm512_loadu_si512(corr);
+BlockDotVnni(__m512i raw, __m512i x0, __m512i x1, __m512i corr) {
   if (kType == WeightType::Q8) {  // q + 128 = q XOR 0x80 (unsigned)
     const __m512i u = _mm512_xor_si512(raw, _mm512_set1_epi8(char(0x80)));
-    return _mm512_dpbusd_epi32(acc, u, _mm512_loadu_si512(xb));
+    return _mm512_dpbusd_epi32(corr, u, x0);
   }
   const __m512i m = _mm512_set1_epi8(0x0F);  // nibbles are q + 8 (unsigned)
   const __m512i lo = _mm512_and_si512(raw, m);
   const __m512i hi = _mm512_and_si512(_mm512_srli_epi16(raw, 4), m);
-  acc = _mm512_dpbusd_epi32(acc, lo, _mm512_loadu_si512(xb));
-  return _mm512_dpbusd_epi32(acc, hi, _mm512_loadu_si512(xb + 64));
+  return _mm512_dpbusd_epi32(_mm512_dpbusd_epi32(corr, lo, x0), hi, x1);
 }
 
-// R rows at once, r + i·stride for i < R: the x block (xq, corrections) and
-// the lane → group permutation are loaded once for R rows and the loop
-// overhead is shared — one core then runs ~12 instructions per 64-byte
-// block of Q4 instead of ~30 (in L2: 36 → 70 GB/s). The rows are far apart
-// (stride) so that each is its own sequential stream for the hardware
-// prefetcher: R adjacent rows, interleaved block by block, look like a
-// random walk inside each 4 KiB page and halve the DRAM throughput.
-// Each row's arithmetic is the same for any R and stride (one accumulator,
-// blocks in order), so results do not depend on how rows are grouped.
+// R rows at once, r + i·stride for i < R (ForRowStreams): the x block (xq,
+// corrections) and the lane → group permutation are loaded once for R rows
+// and the loop overhead is shared — one core then runs ~12 instructions per
+// 64-byte block of Q4 instead of ~30 (in L2: 36 → 70 GB/s). Each row's
+// arithmetic is the same for any R and stride (one accumulator, blocks in
+// order).
 template <WeightType kType, size_t R>
 GEMMA3_OPS_VNNI_ATTR inline void
 RowsQuantVnni(const MatView& W, const QuantX& L, const float* dx, const int8_t* xq,
@@ -366,6 +363,7 @@ RowsQuantVnni(const MatView& W, const QuantX& L, const float* dx, const int8_t* 
       const size_t b = b0 + k;
       const int8_t* xb = xq + b * L.xq_per_block;
       const __m512i x0 = _mm512_loadu_si512(xb);
+      const __m512i x1 = kType == WeightType::Q4 ? _mm512_loadu_si512(xb + 64) : x0;
       const __m512i c = _mm512_loadu_si512(corr + b * 16);
       const __m512i idx = _mm512_add_epi32(lane_group, _mm512_set1_epi32(int(k * kGpb)));
       // The last block of a row may reach past it: masked load (no fault).
@@ -378,15 +376,7 @@ RowsQuantVnni(const MatView& W, const QuantX& L, const float* dx, const int8_t* 
         const uint8_t* p = q[i] + b * 64;
         _mm_prefetch(reinterpret_cast<const char*>(q[i] + pf), _MM_HINT_T0);
         const __m512i raw = left >= 64 ? _mm512_loadu_si512(p) : _mm512_maskz_loadu_epi8(lm, p);
-        __m512i ia;
-        if (kType == WeightType::Q8) {  // q + 128 = q XOR 0x80 (unsigned)
-          ia = _mm512_dpbusd_epi32(c, _mm512_xor_si512(raw, _mm512_set1_epi8(char(0x80))), x0);
-        } else {  // nibbles are q + 8 (unsigned)
-          const __m512i m = _mm512_set1_epi8(0x0F);
-          ia = _mm512_dpbusd_epi32(c, _mm512_and_si512(raw, m), x0);
-          ia = _mm512_dpbusd_epi32(ia, _mm512_and_si512(_mm512_srli_epi16(raw, 4), m),
-                                   _mm512_loadu_si512(xb + 64));
-        }
+        const __m512i ia = BlockDotVnni<kType>(raw, x0, x1, c);
         acc[i] = _mm512_fmadd_ps(_mm512_cvtepi32_ps(ia), _mm512_permutexvar_ps(idx, cv[i]), acc[i]);
       }
     }
@@ -401,12 +391,9 @@ MatVecRowsQuantVnni(const MatView& W, const uint8_t* xp, float* y, size_t r0, si
   const float* dx = reinterpret_cast<const float*>(xp + L.off_dx);
   const int8_t* xq = reinterpret_cast<const int8_t*>(xp + L.off_xq);
   const int32_t* corr = reinterpret_cast<const int32_t*>(xp + L.off_corr);
-  // kRows streams: rows r0 + j + i·span for i < kRows, j < span; then the
-  // remainder one by one.
-  constexpr size_t kRows = 4;  // 8 spills registers (GCC), 2 shares less
-  const size_t span = (r1 - r0) / kRows;
-  for (size_t j = 0; j < span; ++j) RowsQuantVnni<kType, kRows>(W, L, dx, xq, corr, r0 + j, span, y);
-  for (size_t r = r0 + kRows * span; r < r1; ++r) RowsQuantVnni<kType, 1>(W, L, dx, xq, corr, r, 0, y);
+  ForRowStreams(r0, r1, [&](auto R, size_t r, size_t stride) {
+    RowsQuantVnni<kType, decltype(R)::value>(W, L, dx, xq, corr, r, stride, y);
+  });
 }
 #endif  // GEMMA3_OPS_VNNI
 
@@ -505,9 +492,9 @@ HWY_INLINE void MatVecRowsQuantAvx2(const MatView& W, const uint8_t* xp, float* 
   const float* dx = reinterpret_cast<const float*>(xp + L.off_dx);
   const int8_t* xq = reinterpret_cast<const int8_t*>(xp + L.off_xq);
   const int32_t* corr = reinterpret_cast<const int32_t*>(xp + L.off_corr);
-  const size_t span = (r1 - r0) / 4;
-  for (size_t j = 0; j < span; ++j) RowsQuantAvx2<kType, 4>(W, L, dx, xq, corr, r0 + j, span, y);
-  for (size_t r = r0 + 4 * span; r < r1; ++r) RowsQuantAvx2<kType, 1>(W, L, dx, xq, corr, r, 0, y);
+  ForRowStreams(r0, r1, [&](auto R, size_t r, size_t stride) {
+    RowsQuantAvx2<kType, decltype(R)::value>(W, L, dx, xq, corr, r, stride, y);
+  });
 }
 #endif  // GEMMA3_OPS_AVX2
 
