@@ -75,28 +75,47 @@ inline std::size_t jpeg_skip_entropy_data(const std::uint8_t* p, std::size_t n, 
   return n;
 }
 
-// JPEG: walk the marker segments; an EOI marker must follow the last scan.
-inline bool jpeg_is_complete(const std::uint8_t* p, std::size_t n) {
+// The marker segments of a JPEG after SOI, walked as stb_image and libjpeg
+// walk them: stray bytes and 0xFF fill bytes between segments are skipped,
+// markers without a length field (TEM, RST0–7) carry nothing, a scan's
+// entropy-coded data runs to the next real marker. visit(marker, i, len) is
+// called for every segment with a length field (at p[i], len its value)
+// before it is checked that the segment is all there, so the visitor reads
+// the segment with bounds checks; it returns false to stop the walk. Every
+// JPEG check below goes through this one walk, so they all see the segments
+// stb sees.
+enum class JpegWalkEnd { Eoi, Truncated, Stopped };
+
+template <class Visit>
+inline JpegWalkEnd jpeg_walk_segments(const std::uint8_t* p, std::size_t n, const Visit& visit) {
   std::size_t i = 2;  // after SOI
   while (i + 1 < n) {
     if (p[i] != 0xFF) { ++i; continue; }  // stray byte between segments (libjpeg warns, goes on)
     const std::uint8_t m = p[i + 1];
     if (m == 0xFF) { ++i; continue; }  // fill byte
     i += 2;
-    if (m == 0xD9) return true;  // EOI
+    if (m == 0xD9) return JpegWalkEnd::Eoi;
     if (m == 0x01 || (m >= 0xD0 && m <= 0xD7)) continue;  // no length field
-    if (i + 2 > n) return false;
+    if (i + 2 > n) return JpegWalkEnd::Truncated;
     const std::size_t len = (std::size_t{p[i]} << 8) | p[i + 1];
-    if (len < 2 || i + len > n) return false;
+    if (!visit(m, i, len)) return JpegWalkEnd::Stopped;
+    if (len < 2 || i + len > n) return JpegWalkEnd::Truncated;
     i += len;
     if (m == 0xDA) i = jpeg_skip_entropy_data(p, n, i);  // SOS: skip to the next marker
   }
-  return false;
+  return JpegWalkEnd::Truncated;
+}
+
+// JPEG: an EOI marker must follow the last scan.
+inline bool jpeg_is_complete(const std::uint8_t* p, std::size_t n) {
+  return jpeg_walk_segments(p, n, [](std::uint8_t, std::size_t, std::size_t) { return true; }) ==
+         JpegWalkEnd::Eoi;
 }
 
 // Huffman tables stb_image 2.27 (Debian 12's libstb) mishandles; both found by
-// fuzz/fuzz_image.cpp. Walks the segments as stb does, reading them the way
-// stb reads them (0 past the end); returns what is wrong, or "" if all is safe.
+// fuzz/fuzz_image.cpp. Reads the segments the way stb reads them (0 past the
+// end); returns what is wrong, or "" if all is safe (truncation is reported
+// by jpeg_is_complete).
 // - A DHT table with more than 256 codes: stb writes past its tables (fixed
 //   upstream in 2.28).
 // - A scan using a table no earlier DHT defined: stb's decoder state is
@@ -109,16 +128,8 @@ inline std::string jpeg_huffman_problem(const std::uint8_t* p, std::size_t n) {
   auto at = [&](std::size_t k) -> unsigned { return k < n ? p[k] : 0u; };
   bool defined[2][4] = {};  // [DC, AC][table id]
   int sof = 0;              // the first SOF stb accepts (C0, C1, C2) decides progressive
-  std::size_t i = 2;        // after SOI
-  while (i + 1 < n) {
-    if (p[i] != 0xFF) { ++i; continue; }
-    const std::uint8_t m = p[i + 1];
-    if (m == 0xFF) { ++i; continue; }
-    i += 2;
-    if (m == 0xD9) return "";
-    if (m == 0x01 || (m >= 0xD0 && m <= 0xD7)) continue;
-    if (i + 2 > n) return "";
-    const std::size_t len = (std::size_t{p[i]} << 8) | p[i + 1];
+  std::string problem;
+  jpeg_walk_segments(p, n, [&](std::uint8_t m, std::size_t i, std::size_t len) {
     if (m == 0xC4) {  // DHT: tables until the segment length is used up
       long left = static_cast<long>(len) - 2;
       std::size_t k = i + 2;
@@ -127,7 +138,10 @@ inline std::string jpeg_huffman_problem(const std::uint8_t* p, std::size_t n) {
         if ((q >> 4) > 1 || (q & 15) > 3) break;  // stb refuses this table itself
         unsigned codes = 0;
         for (int b = 0; b < 16; ++b) codes += at(k++);
-        if (codes > 256) return "a Huffman table defines more than 256 codes";
+        if (codes > 256) {
+          problem = "a Huffman table defines more than 256 codes";
+          return false;
+        }
         defined[q >> 4][q & 15] = true;
         k += codes;
         left -= 17 + static_cast<long>(codes);
@@ -143,17 +157,19 @@ inline std::string jpeg_huffman_problem(const std::uint8_t* p, std::size_t n) {
       const bool uses_ac = sof != 0xC2 || ss != 0;
       for (unsigned c = 0; c < ns && c < 4; ++c) {
         const unsigned q = at(i + 4 + 2 * c), td = q >> 4, ta = q & 15;
-        if (uses_dc && td <= 3 && !defined[0][td])
-          return "a scan uses Huffman table DC " + std::to_string(td) + ", which no DHT segment defines before it";
-        if (uses_ac && ta <= 3 && !defined[1][ta])
-          return "a scan uses Huffman table AC " + std::to_string(ta) + ", which no DHT segment defines before it";
+        if (uses_dc && td <= 3 && !defined[0][td]) {
+          problem = "a scan uses Huffman table DC " + std::to_string(td) + ", which no DHT segment defines before it";
+          return false;
+        }
+        if (uses_ac && ta <= 3 && !defined[1][ta]) {
+          problem = "a scan uses Huffman table AC " + std::to_string(ta) + ", which no DHT segment defines before it";
+          return false;
+        }
       }
     }
-    if (len < 2 || i + len > n) return "";  // truncation is reported elsewhere
-    i += len;
-    if (m == 0xDA) i = jpeg_skip_entropy_data(p, n, i);
-  }
-  return "";
+    return true;
+  });
+  return problem;
 }
 
 // PNG: walks the chunks up to IEND as stb_image 2.27 reads them, for two of
