@@ -1,8 +1,12 @@
-# Finds what gemma3::gemma3 needs: Highway, OpenMP (optional) and stb_image.
+# Finds what gemma3::gemma3 needs: Highway, OpenMP (optional), libjpeg and stb_image.
 # Used by the build tree and by the installed gemma3Config.cmake alike.
 include(CMakeFindDependencyMacro)
 find_dependency(hwy)
 find_package(OpenMP QUIET COMPONENTS CXX)
+find_package(JPEG QUIET)  # libjpeg-turbo: JPEG decoding, as Pillow does it
+if(NOT JPEG_FOUND)
+  message(FATAL_ERROR "gemma3: libjpeg not found (Debian/Ubuntu: apt-get install libjpeg62-turbo-dev)")
+endif()
 
 if(NOT TARGET gemma3::stb)
   find_path(GEMMA3_STB_INCLUDE_DIR stb/stb_image.h)

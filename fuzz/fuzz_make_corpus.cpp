@@ -1,6 +1,7 @@
 // fuzz/fuzz_make_corpus.cpp — writes the generated part of the seed corpora
 // (fuzz/corpus/<target>/gen_*): minimal model files of every weight type,
-// small safetensors files, minimal tokenizer.model / tokenizer.json files.
+// small safetensors files, minimal tokenizer.model / tokenizer.json files,
+// JPEGs stb_image_write cannot write (progressive, greyscale, CMYK).
 // The other seeds are copies of tests/data files (scripts/fuzz.sh
 // --make-corpus runs this and copies them). Deterministic output.
 //
@@ -16,6 +17,7 @@
 #include "gemma3/detail/json.hpp"
 #include "gemma3/model_file.hpp"
 #include "gemma3/tokenizer.hpp"
+#include "../tests/jpeg_test_util.hpp"
 
 namespace {
 
@@ -166,7 +168,7 @@ int main(int argc, char** argv) {
   }
   const std::string root = argv[1];
   try {
-    for (const char* t : {"model_file", "safetensors", "sentencepiece", "tokenizer_json"})
+    for (const char* t : {"model_file", "safetensors", "sentencepiece", "tokenizer_json", "image"})
       ::mkdir((root + "/" + t).c_str(), 0755);
     using gemma3::WeightType;
     const char* names[] = {"f32", "bf16", "q8", "q4"};
@@ -200,6 +202,21 @@ int main(int argc, char** argv) {
     const std::string tiny = std::string(GEMMA3_TEST_DATA_DIR) + "/tiny/model/tokenizer.model";
     write_file(root + "/tokenizer_json/gen_tiny.json",
                tokenizer_json(gemma3::detail::parse_sentencepiece_model(gemma3::detail::read_file_bytes(tiny), tiny)));
+
+    // JPEG seeds for the libjpeg path: a 16x8 gradient, 4-component ones CMYK.
+    auto gradient = [](int comps) {
+      std::vector<std::uint8_t> px(16 * 8 * comps);
+      for (std::size_t i = 0; i < px.size(); ++i) px[i] = std::uint8_t(i * 29 + i / 7);
+      return px;
+    };
+    auto write_jpeg = [&](const char* name, J_COLOR_SPACE space, int comps, bool progressive) {
+      const std::vector<std::uint8_t> j = encode_libjpeg(16, 8, space, comps, gradient(comps), 75, progressive);
+      write_file(root + "/image/" + name, std::string(j.begin(), j.end()));
+    };
+    write_jpeg("gen_progressive_16x8.jpg", JCS_RGB, 3, true);
+    write_jpeg("gen_grey_16x8.jpg", JCS_GRAYSCALE, 1, false);
+    write_jpeg("gen_cmyk_16x8.jpg", JCS_CMYK, 4, false);
+    write_jpeg("gen_cmyk_progressive_16x8.jpg", JCS_CMYK, 4, true);
   } catch (const std::exception& e) {
     std::cerr << "error: " << e.what() << "\n";
     return 1;

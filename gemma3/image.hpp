@@ -1,7 +1,7 @@
 // gemma3/image.hpp — loading images and turning them into SigLIP pixel values.
 //
 // Reproduces the Hugging Face Gemma3ImageProcessor (spec §4.1, §4.2):
-//   decode (stb_image) -> RGB (alpha dropped, grey replicated, palette expanded)
+//   decode (libjpeg for JPEG, as Pillow; stb_image for the rest) -> RGB (alpha dropped, grey replicated, palette expanded)
 //   -> [pan-and-scan crops] -> Pillow BILINEAR resize to S x S (uint8, bit-exact)
 //   -> x * rescale_factor (float64, then float32) -> (x - mean) / std (float32)
 //   -> channels first [3, S, S].
@@ -13,7 +13,8 @@
 // (S = config.vision.image_size; mean, std, rescale and pan-and-scan settings
 // come from config.preprocess, i.e. preprocessor_config.json.)
 //
-// The program must link libstb (it provides the stb_image implementation).
+// The program must link libjpeg and libstb (the stb_image implementation);
+// the CMake target gemma3::gemma3 brings both.
 #pragma once
 
 #include <stb/stb_image.h>
@@ -31,10 +32,12 @@
 #include <filesystem>
 #include <memory>
 #include <string>
+#include <utility>
 #include <vector>
 
 #include "gemma3/config.hpp"
 #include "gemma3/detail/image_formats.hpp"
+#include "gemma3/detail/image_jpeg.hpp"
 #include "gemma3/detail/image_resample.hpp"
 #include "gemma3/error.hpp"
 #include "gemma3/image_types.hpp"
@@ -62,10 +65,13 @@ inline Image load_image_from_memory(const void* data, std::size_t size,
                 "': unknown or unsupported format (expected PNG, JPEG, GIF, BMP or PNM)");
 
   const std::string fmt = format;
-  if (fmt == "JPEG") {
-    const std::string huff = detail::jpeg_huffman_problem(p, size);
-    if (!huff.empty()) throw Error("image '" + name + "': corrupt JPEG (" + huff + ")");
-  }
+  auto orient = [&](Image img) {
+    if (!options.apply_exif_orientation) return img;
+    return detail::apply_orientation(img, detail::exif_orientation(fmt, p, size));
+  };
+  if (fmt == "JPEG")
+    return orient(detail::decode_jpeg(p, size, name, options));
+
   if (fmt == "PNM" && !detail::pnm_header_numbers_ok(p, size))
     throw Error("image '" + name + "': PNM header number too large");
   // PNG sizes are read from IHDR directly: stb refuses very large PNGs itself
@@ -82,7 +88,6 @@ inline Image load_image_from_memory(const void* data, std::size_t size,
   detail::check_dims(name, w, h, options);
   std::size_t gif_transparency = 0;
   bool complete = true;
-  if (fmt == "JPEG") complete = detail::jpeg_is_complete(p, size);
   if (fmt == "GIF") complete = detail::gif_first_frame_is_complete(p, size, &gif_transparency);
   if (fmt == "BMP") complete = detail::bmp_is_complete(p, size);
   if (!complete) throw Error("image '" + name + "': " + fmt + " data is truncated");
@@ -123,9 +128,7 @@ inline Image load_image_from_memory(const void* data, std::size_t size,
   img.width = w2;
   img.height = h2;
   img.rgb.assign(px.get(), px.get() + std::size_t(w2) * std::size_t(h2) * 3);
-  if (options.apply_exif_orientation)
-    return detail::apply_orientation(img, detail::exif_orientation(fmt, p, size));
-  return img;
+  return orient(std::move(img));
 }
 
 // Reads a file (size checked before reading) and decodes it as above.

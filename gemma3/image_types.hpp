@@ -22,6 +22,10 @@ struct ImageLoadOptions {
   std::uint64_t max_file_bytes = std::uint64_t{64} << 20;  // 64 MiB
   int max_side = 16384;                                     // width and height
   std::uint64_t max_pixels = std::uint64_t{64} << 20;      // 64 Mpixel
+  // Every scan of a multi-scan (progressive) JPEG is a pass over the whole
+  // image, so many tiny scans make a CPU bomb (about 1 ms per empty scan per
+  // 16 Mpixel here). Encoders write 3 to about 20.
+  int max_jpeg_scans = 100;
   // Turn the image upright per its EXIF Orientation tag (JPEG APP1, PNG eXIf),
   // as HF's load_image does (ImageOps.exif_transpose). Off = raw pixel order,
   // like a PIL image opened without it.

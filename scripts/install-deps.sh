@@ -1,11 +1,12 @@
 #!/usr/bin/env bash
 # Installs the Debian 12 packages gemma3 needs, if any is missing (run as root).
 #   build:      cmake g++ make pkg-config
-#   library:    libhwy-dev (Highway SIMD), libstb-dev (stb_image), OpenMP comes with g++
+#   library:    libhwy-dev (Highway SIMD), libjpeg62-turbo-dev (JPEG, Pillow's decoder),
+#               libstb-dev (stb_image: PNG, GIF, BMP, PNM), OpenMP comes with g++
 #   tests:      doctest-dev
 #   benchmarks: libsentencepiece-dev (tokenizer comparison only; never the library)
 set -euo pipefail
-pkgs=(cmake g++ make pkg-config libhwy-dev libstb-dev doctest-dev libsentencepiece-dev)
+pkgs=(cmake g++ make pkg-config libhwy-dev libjpeg62-turbo-dev libstb-dev doctest-dev libsentencepiece-dev)
 missing=()
 for p in "${pkgs[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")

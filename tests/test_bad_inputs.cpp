@@ -450,27 +450,41 @@ TEST_CASE("regression fuzz_sentencepiece: a piece whose text is not valid UTF-8"
   CHECK_ERROR_CONTAINS(error_of([&] { gemma3::Tokenizer::from_json(j, "t.json"); }), "lone high surrogate");  // JSON reader
 }
 
+// The three JPEG findings below were stb_image 2.27 defects; JPEG is now
+// decoded by libjpeg (gemma3/detail/image_jpeg.hpp), which refuses or decodes
+// each file cleanly. The files stay as regressions of the decoder switch.
 TEST_CASE("regression fuzz_image: JPEG Huffman table with more than 256 codes") {
-  // stb_image 2.27 writes past its tables for this file (UBSan: index 257 out of
-  // bounds in stbi__build_huffman); it must be refused before stb parses it.
+  // stb_image 2.27 wrote past its tables for this file (UBSan: index 257 out of
+  // bounds in stbi__build_huffman). libjpeg checks the code count itself.
   const std::string p = kRegressions + "jpeg_dht_over_256_codes.jpg";
-  CHECK_ERROR_CONTAINS(error_of([&] { gemma3::load_image(p); }), "Huffman table defines more than 256 codes");
+  CHECK_ERROR_CONTAINS(error_of([&] { gemma3::load_image(p); }),
+                       "cannot decode JPEG: Bogus Huffman table definition");
 }
 
 TEST_CASE("regression fuzz_image: JPEG scan using a Huffman table no DHT defined") {
   // The fuzzer turned the class byte of the AC 0 table (0x10) into 0x00, so the
-  // DHT defines DC 0 twice and the scans use AC 0 undefined. stb_image 2.27 then
-  // decodes with stale heap bytes (UBSan, depending on the heap: index 418 out
-  // of bounds in stbi__jpeg_huff_decode); it must be refused before stb decodes.
+  // DHT defines DC 0 twice (its second, AC-shaped table is what libjpeg
+  // refuses) and the scans use AC 0 undefined. stb_image 2.27 decoded it with
+  // stale heap bytes (UBSan: index 418 out of bounds in stbi__jpeg_huff_decode).
   const std::string p = kRegressions + "jpeg_scan_undefined_huffman_table.jpg";
   CHECK_ERROR_CONTAINS(error_of([&] { gemma3::load_image(p); }),
-                       "scan uses Huffman table AC 0, which no DHT segment defines before it");
-  // A valid progressive JPEG (libjpeg, restart interval, 4:2:0) still loads:
-  // its first DC scan names AC table 0 before any AC table is defined, and
-  // neither stb nor libjpeg uses AC tables in DC scans.
+                       "cannot decode JPEG: Bogus Huffman table definition");
+  // A valid progressive JPEG (libjpeg, restart interval, 4:2:0) loads: its
+  // first DC scan names AC table 0 before any AC table is defined.
   const gemma3::Image img = gemma3::load_image(kRegressions + "jpeg_progressive_ok.jpg");
   CHECK(img.width == 77);
   CHECK(img.height == 45);
+}
+
+TEST_CASE("regression fuzz_image: JPEG whose Huffman decoding runs code_bits negative") {
+  // Finding 11: stb_image 2.27's fast-AC path let code_bits go negative on this
+  // corrupt file (UBSan: shift exponent 32 in stbi__grow_buffer_unsafe; fixed
+  // in stb 2.28, which Debian 12 lacks). No check before entropy decoding can
+  // screen it, hence the switch to libjpeg. libjpeg (so Pillow too) refuses
+  // the file: its scan uses a quantization table no DQT segment defines.
+  const std::string p = kRegressions + "jpeg_negative_code_bits_shift.jpg";
+  CHECK_ERROR_CONTAINS(error_of([&] { gemma3::load_image(p); }),
+                       "cannot decode JPEG: Quantization table 0x00 was not defined");
 }
 
 TEST_CASE("regression fuzz_image: PNG with an empty IDAT before the image data") {

@@ -17,6 +17,7 @@
 #include <vector>
 
 #include "gemma3/image.hpp"
+#include "jpeg_test_util.hpp"
 #include "npy.hpp"
 
 using gemma3::Image;
@@ -295,7 +296,7 @@ TEST_CASE("loading: formats and conversion to RGB") {
     double ssum = 0;
     for (std::size_t i = 0; i < smooth.size(); ++i) ssum += std::abs(int(smooth[i]) - int(sj.rgb[i]));
     CHECK(ssum / smooth.size() < 2.0);
-    // Grey JPEG (zero chroma): channels equal within YCbCr rounding.
+    // Grey JPEG (3 components, zero chroma): channels equal within YCbCr rounding.
     const Image grey = gemma3::load_image(kDir + "grey_q90.jpg");
     REQUIRE(grey.rgb.size() == png.rgb.size());
     int spread = 0;
@@ -303,6 +304,36 @@ TEST_CASE("loading: formats and conversion to RGB") {
       spread = std::max({spread, std::abs(grey.rgb[i] - grey.rgb[i + 1]),
                          std::abs(grey.rgb[i + 2] - grey.rgb[i + 1])});
     CHECK(spread <= 2);
+    // A 1-component JPEG is "L" in PIL; convert("RGB") replicates it exactly.
+    // Flat 8x8 blocks at quality 100 (all quantizers 1) decode to their value.
+    std::vector<std::uint8_t> l(16 * 8);
+    for (int y = 0; y < 8; ++y)
+      for (int x = 0; x < 16; ++x) l[y * 16 + x] = x < 8 ? 37 : 201;
+    const Image li = load_mem(encode_libjpeg(16, 8, JCS_GRAYSCALE, 1, l, 100));
+    REQUIRE(li.width == 16);
+    for (int i = 0; i < 16 * 8; ++i)
+      for (int ch = 0; ch < 3; ++ch) CHECK(int(li.rgb[3 * i + ch]) == int(l[i]));
+  }
+  SUBCASE("CMYK JPEG: Adobe-inverted samples, then PIL's CMYK to RGB") {
+    // PIL reads a 4-component JPEG as CMYK with rawmode "CMYK;I" (Adobe
+    // convention: stored v = 255 - ink), then convert("RGB") computes per
+    // channel nk = 255 - k, out = nk - MULDIV255(ink, nk) where
+    // MULDIV255(a, b) = (t = a*b + 128, ((t >> 8) + t) >> 8) (Pillow Convert.c).
+    // Left block: ink (0, 255, 255, 0), red. Right: ink (100, 0, 50, 51):
+    // nk = 204; 100*204+128 = 20528 -> (80 + 20528) >> 8 = 80, R = 124;
+    // G = 204; 50*204+128 = 10328 -> (40 + 10328) >> 8 = 40, B = 164.
+    const std::uint8_t ink[2][4] = {{0, 255, 255, 0}, {100, 0, 50, 51}};
+    std::vector<std::uint8_t> px(16 * 8 * 4);
+    for (int y = 0; y < 8; ++y)
+      for (int x = 0; x < 16; ++x)
+        for (int ch = 0; ch < 4; ++ch) px[(y * 16 + x) * 4 + ch] = 255 - ink[x / 8][ch];
+    const Image im = load_mem(encode_libjpeg(16, 8, JCS_CMYK, 4, px, 100));
+    REQUIRE(im.width == 16);
+    REQUIRE(im.height == 8);
+    const std::uint8_t want[2][3] = {{255, 0, 0}, {124, 204, 164}};
+    for (int y = 0; y < 8; ++y)
+      for (int x = 0; x < 16; ++x)
+        for (int ch = 0; ch < 3; ++ch) CHECK(int(im.rgb[(y * 16 + x) * 3 + ch]) == want[x / 8][ch]);
   }
   SUBCASE("PNM (P6, P5)") {
     auto bytes = [](const std::string& header, std::vector<std::uint8_t> px) {
@@ -485,6 +516,41 @@ TEST_CASE("loading: limits are checked before decoding and can be raised") {
   const auto bytes = read_file(kDir + "img0_photo_150x97.png");
   CHECK_THROWS_WITH_AS(load_mem(bytes, small_file), doctest::Contains("max_file_bytes"),
                        gemma3::Error);
+}
+
+TEST_CASE("loading: JPEG scan limit (max_jpeg_scans) stops a many-scan CPU bomb") {
+  // A progressive JPEG (libjpeg's simple progression: 10 scans for YCbCr), then
+  // the same file with its last scan repeated 1500 times: every repeat is
+  // another pass over the image (libjpeg only warns about the bogus
+  // progression). Each SOS marker (FF DA) starts a scan; entropy-coded data
+  // cannot hold FF DA, so counting the pairs counts the scans.
+  std::vector<std::uint8_t> px(64 * 48 * 3);
+  for (std::size_t i = 0; i < px.size(); ++i) px[i] = std::uint8_t(i * 7 + i / 192);
+  const std::vector<std::uint8_t> prog = encode_libjpeg(64, 48, JCS_RGB, 3, px, 90, true);
+  std::vector<std::size_t> sos;
+  for (std::size_t i = 0; i + 1 < prog.size(); ++i)
+    if (prog[i] == 0xFF && prog[i + 1] == 0xDA) sos.push_back(i);
+  REQUIRE(sos.size() == 10);
+  REQUIRE(prog[prog.size() - 2] == 0xFF);
+  REQUIRE(prog[prog.size() - 1] == 0xD9);  // EOI right after the last scan
+  const Image ref = load_mem(prog);
+  gemma3::ImageLoadOptions lim;
+  lim.max_jpeg_scans = 10;
+  CHECK(load_mem(prog, lim).rgb == ref.rgb);
+  lim.max_jpeg_scans = 9;
+  CHECK_THROWS_WITH_AS(load_mem(prog, lim), doctest::Contains("more than 9 scans (ImageLoadOptions::max_jpeg_scans)"),
+                       gemma3::Error);
+
+  std::vector<std::uint8_t> bomb(prog.begin(), prog.end() - 2);
+  const std::vector<std::uint8_t> last_scan(prog.begin() + std::ptrdiff_t(sos.back()), prog.end() - 2);
+  for (int r = 0; r < 1500; ++r) bomb.insert(bomb.end(), last_scan.begin(), last_scan.end());
+  bomb.push_back(0xFF);
+  bomb.push_back(0xD9);
+  CHECK_THROWS_WITH_AS(load_mem(bomb), doctest::Contains("more than 100 scans"), gemma3::Error);
+  lim.max_jpeg_scans = 2000;  // raised: it decodes (the repeats refine nothing new)
+  const Image slow = load_mem(bomb, lim);
+  CHECK(slow.width == 64);
+  CHECK(slow.height == 48);
 }
 
 TEST_CASE("loading: cut-off and damaged data never crash") {

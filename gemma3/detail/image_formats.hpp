@@ -1,8 +1,9 @@
 // gemma3/detail/image_formats.hpp — what the image loader checks in a file
-// before stb_image decodes it: the format from its magic bytes, that the
-// data is complete, the JPEG Huffman tables, PNG chunk lengths and PNM header
-// numbers that make stb_image 2.27 misbehave (docs/robustness.md, findings
-// 1-7), the EXIF orientation, and the size limits. Used by gemma3/image.hpp.
+// before stb_image decodes it (PNG, GIF, BMP, PNM; JPEG goes to libjpeg:
+// image_jpeg.hpp): the format from its magic bytes, that the data is
+// complete, the PNG chunk lengths and PNM header numbers that make
+// stb_image 2.27 misbehave (docs/robustness.md, findings), the EXIF
+// orientation, and the size limits. Used by gemma3/image.hpp.
 #pragma once
 
 #include <stb/stb_image.h>
@@ -55,122 +56,11 @@ inline std::uint32_t le32(const std::uint8_t* p) {
   return (std::uint32_t{p[3]} << 24) | (std::uint32_t{p[2]} << 16) | (std::uint32_t{p[1]} << 8) | p[0];
 }
 
-// stb_image pads missing bytes with zeros and decodes cut-off JPEG, GIF and
-// BMP files without complaint; Pillow refuses them ("image file is
+// stb_image pads missing bytes with zeros and decodes cut-off GIF, BMP and
+// PNM files without complaint; Pillow refuses them ("image file is
 // truncated"). These walks check that the data the decoder needs is present.
-// (PNG needs none: stb fails on an incomplete IDAT stream.)
-
-// JPEG entropy-coded data ends at the first marker: 0xFF, any 0xFF fill bytes,
-// then a byte other than 0x00 (a stuffed 0xFF data byte) or RST0-7. stb_image
-// and libjpeg read "FF FF 00" as data too. Returns the index of the last 0xFF
-// before the marker byte (or n).
-inline std::size_t jpeg_skip_entropy_data(const std::uint8_t* p, std::size_t n, std::size_t i) {
-  while (i < n) {
-    if (p[i] != 0xFF) { ++i; continue; }
-    std::size_t j = i + 1;
-    while (j < n && p[j] == 0xFF) ++j;
-    if (j < n && (p[j] == 0x00 || (p[j] >= 0xD0 && p[j] <= 0xD7))) { i = j + 1; continue; }
-    return j - 1;
-  }
-  return n;
-}
-
-// The marker segments of a JPEG after SOI, walked as stb_image and libjpeg
-// walk them: stray bytes and 0xFF fill bytes between segments are skipped,
-// markers without a length field (TEM, RST0–7) carry nothing, a scan's
-// entropy-coded data runs to the next real marker. visit(marker, i, len) is
-// called for every segment with a length field (at p[i], len its value)
-// before it is checked that the segment is all there, so the visitor reads
-// the segment with bounds checks; it returns false to stop the walk. Every
-// JPEG check below goes through this one walk, so they all see the segments
-// stb sees.
-enum class JpegWalkEnd { Eoi, Truncated, Stopped };
-
-template <class Visit>
-inline JpegWalkEnd jpeg_walk_segments(const std::uint8_t* p, std::size_t n, const Visit& visit) {
-  std::size_t i = 2;  // after SOI
-  while (i + 1 < n) {
-    if (p[i] != 0xFF) { ++i; continue; }  // stray byte between segments (libjpeg warns, goes on)
-    const std::uint8_t m = p[i + 1];
-    if (m == 0xFF) { ++i; continue; }  // fill byte
-    i += 2;
-    if (m == 0xD9) return JpegWalkEnd::Eoi;
-    if (m == 0x01 || (m >= 0xD0 && m <= 0xD7)) continue;  // no length field
-    if (i + 2 > n) return JpegWalkEnd::Truncated;
-    const std::size_t len = (std::size_t{p[i]} << 8) | p[i + 1];
-    if (!visit(m, i, len)) return JpegWalkEnd::Stopped;
-    if (len < 2 || i + len > n) return JpegWalkEnd::Truncated;
-    i += len;
-    if (m == 0xDA) i = jpeg_skip_entropy_data(p, n, i);  // SOS: skip to the next marker
-  }
-  return JpegWalkEnd::Truncated;
-}
-
-// JPEG: an EOI marker must follow the last scan.
-inline bool jpeg_is_complete(const std::uint8_t* p, std::size_t n) {
-  return jpeg_walk_segments(p, n, [](std::uint8_t, std::size_t, std::size_t) { return true; }) ==
-         JpegWalkEnd::Eoi;
-}
-
-// Huffman tables stb_image 2.27 (Debian 12's libstb) mishandles; both found by
-// fuzz/fuzz_image.cpp. Reads the segments the way stb reads them (0 past the
-// end); returns what is wrong, or "" if all is safe (truncation is reported
-// by jpeg_is_complete).
-// - A DHT table with more than 256 codes: stb writes past its tables (fixed
-//   upstream in 2.28).
-// - A scan using a table no earlier DHT defined: stb's decoder state is
-//   malloc'ed, not cleared, so that table is stale heap bytes and
-//   stbi__jpeg_huff_decode indexes values[] with garbage (out-of-bounds read).
-//   libjpeg refuses such files too ("Huffman table 0x.. was not defined"),
-//   except Motion-JPEG frames without DHT, for which it substitutes the
-//   standard tables; stb cannot decode those.
-inline std::string jpeg_huffman_problem(const std::uint8_t* p, std::size_t n) {
-  auto at = [&](std::size_t k) -> unsigned { return k < n ? p[k] : 0u; };
-  bool defined[2][4] = {};  // [DC, AC][table id]
-  int sof = 0;              // the first SOF stb accepts (C0, C1, C2) decides progressive
-  std::string problem;
-  jpeg_walk_segments(p, n, [&](std::uint8_t m, std::size_t i, std::size_t len) {
-    if (m == 0xC4) {  // DHT: tables until the segment length is used up
-      long left = static_cast<long>(len) - 2;
-      std::size_t k = i + 2;
-      while (left > 0) {
-        const unsigned q = at(k++);
-        if ((q >> 4) > 1 || (q & 15) > 3) break;  // stb refuses this table itself
-        unsigned codes = 0;
-        for (int b = 0; b < 16; ++b) codes += at(k++);
-        if (codes > 256) {
-          problem = "a Huffman table defines more than 256 codes";
-          return false;
-        }
-        defined[q >> 4][q & 15] = true;
-        k += codes;
-        left -= 17 + static_cast<long>(codes);
-      }
-    }
-    if (sof == 0 && (m == 0xC0 || m == 0xC1 || m == 0xC2)) sof = m;
-    if (m == 0xDA) {  // SOS: the tables its components use must exist by now
-      const unsigned ns = at(i + 2);
-      const unsigned ss = at(i + 3 + 2 * ns), ah = at(i + 5 + 2 * ns) >> 4;
-      // Progressive (stb): a DC scan (Ss = 0) decodes with the DC table on its
-      // first pass only; an AC scan uses only the AC table.
-      const bool uses_dc = sof != 0xC2 || (ss == 0 && ah == 0);
-      const bool uses_ac = sof != 0xC2 || ss != 0;
-      for (unsigned c = 0; c < ns && c < 4; ++c) {
-        const unsigned q = at(i + 4 + 2 * c), td = q >> 4, ta = q & 15;
-        if (uses_dc && td <= 3 && !defined[0][td]) {
-          problem = "a scan uses Huffman table DC " + std::to_string(td) + ", which no DHT segment defines before it";
-          return false;
-        }
-        if (uses_ac && ta <= 3 && !defined[1][ta]) {
-          problem = "a scan uses Huffman table AC " + std::to_string(ta) + ", which no DHT segment defines before it";
-          return false;
-        }
-      }
-    }
-    return true;
-  });
-  return problem;
-}
+// (PNG needs none: stb fails on an incomplete IDAT stream. JPEG goes to
+// libjpeg, which reports the end of its data itself: image_jpeg.hpp.)
 
 // PNG: walks the chunks up to IEND as stb_image 2.27 reads them, for two of
 // its faults (both found by fuzz_image):
