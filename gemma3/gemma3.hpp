@@ -15,8 +15,8 @@
 // with what each header is for, is in docs/api.md.
 //
 // Every failure on bad input is a thrown gemma3::Error (gemma3/error.hpp).
-// Link the CMake target gemma3::gemma3 (it brings Highway, OpenMP and
-// libstb, which image.hpp needs).
+// Link the CMake target gemma3::gemma3 (it brings Highway, OpenMP, and
+// libjpeg and libstb, which image.hpp needs).
 #pragma once
 
 // Errors and configuration
