@@ -290,17 +290,6 @@ HWY_INLINE void RowsQuantPortable(const MatView& W, const QuantX& L, const float
   for (size_t i = 0; i < R; ++i) y[r + i * stride] = hn::GetLane(hn::SumOfLanes(df, acc[i]));
 }
 
-template <WeightType kType>
-HWY_INLINE void MatVecRowsQuantPortable(const MatView& W, const uint8_t* xp, float* y, size_t r0,
-                                        size_t r1) {
-  const QuantX L = QuantXLayout(W);
-  const float* dx = reinterpret_cast<const float*>(xp + L.off_dx);
-  const int16_t* x16 = reinterpret_cast<const int16_t*>(xp + L.off_x16);
-  ForRowStreams(r0, r1, [&](auto R, size_t r, size_t stride) {
-    RowsQuantPortable<kType, decltype(R)::value>(W, L, dx, x16, r, stride, y);
-  });
-}
-
 // ---- AVX-512 VNNI kernel -------------------------------------------------------
 
 #if GEMMA3_OPS_VNNI
@@ -382,18 +371,6 @@ RowsQuantVnni(const MatView& W, const QuantX& L, const float* dx, const int8_t* 
     }
   }
   for (size_t i = 0; i < R; ++i) y[r + i * stride] = _mm512_reduce_add_ps(acc[i]);
-}
-
-template <WeightType kType>
-GEMMA3_OPS_VNNI_ATTR inline void
-MatVecRowsQuantVnni(const MatView& W, const uint8_t* xp, float* y, size_t r0, size_t r1) {
-  const QuantX L = QuantXLayout(W);
-  const float* dx = reinterpret_cast<const float*>(xp + L.off_dx);
-  const int8_t* xq = reinterpret_cast<const int8_t*>(xp + L.off_xq);
-  const int32_t* corr = reinterpret_cast<const int32_t*>(xp + L.off_corr);
-  ForRowStreams(r0, r1, [&](auto R, size_t r, size_t stride) {
-    RowsQuantVnni<kType, decltype(R)::value>(W, L, dx, xq, corr, r, stride, y);
-  });
 }
 #endif  // GEMMA3_OPS_VNNI
 
@@ -484,18 +461,6 @@ HWY_INLINE void RowsQuantAvx2(const MatView& W, const QuantX& L, const float* dx
     y[r + i * stride] = _mm_cvtss_f32(_mm_add_ss(s2, _mm_movehdup_ps(s2)));
   }
 }
-
-template <WeightType kType>
-HWY_INLINE void MatVecRowsQuantAvx2(const MatView& W, const uint8_t* xp, float* y, size_t r0,
-                                    size_t r1) {
-  const QuantX L = QuantXLayout(W);
-  const float* dx = reinterpret_cast<const float*>(xp + L.off_dx);
-  const int8_t* xq = reinterpret_cast<const int8_t*>(xp + L.off_xq);
-  const int32_t* corr = reinterpret_cast<const int32_t*>(xp + L.off_corr);
-  ForRowStreams(r0, r1, [&](auto R, size_t r, size_t stride) {
-    RowsQuantAvx2<kType, decltype(R)::value>(W, L, dx, xq, corr, r, stride, y);
-  });
-}
 #endif  // GEMMA3_OPS_AVX2
 
 // ---- entry points ------------------------------------------------------------
@@ -510,20 +475,35 @@ inline void MatVecPrepare(const MatView& W, const float* x, float* xp, bool allo
   PrepareQuantX(W, x, reinterpret_cast<uint8_t*>(xp), allow_vnni);
 }
 
+// The rows [r0, r1) of a Q8/Q4 matrix as ForRowStreams groups, on the
+// kernel MatVecPrepare chose (its header word): the target's intrinsic one
+// (VNNI on AVX3, pmaddubsw on AVX2) or the portable one.
 template <WeightType kType>
 HWY_INLINE void MatVecRowsQuant(const MatView& W, const float* xp, float* y, size_t r0,
                                 size_t r1) {
   const uint8_t* p = reinterpret_cast<const uint8_t*>(xp);
+  const QuantX L = QuantXLayout(W);
+  const float* dx = reinterpret_cast<const float*>(p + L.off_dx);
 #if GEMMA3_OPS_VNNI || GEMMA3_OPS_AVX2
-  int32_t vnni;
-  hwy::CopyBytes<4>(p, &vnni);
+  int32_t intrinsic;
+  hwy::CopyBytes<4>(p, &intrinsic);
+  if (intrinsic) {
+    const int8_t* xq = reinterpret_cast<const int8_t*>(p + L.off_xq);
+    const int32_t* corr = reinterpret_cast<const int32_t*>(p + L.off_corr);
+    ForRowStreams(r0, r1, [&](auto R, size_t r, size_t stride) {
 #if GEMMA3_OPS_VNNI
-  if (vnni) return MatVecRowsQuantVnni<kType>(W, p, y, r0, r1);
+      RowsQuantVnni<kType, decltype(R)::value>(W, L, dx, xq, corr, r, stride, y);
 #else
-  if (vnni) return MatVecRowsQuantAvx2<kType>(W, p, y, r0, r1);
+      RowsQuantAvx2<kType, decltype(R)::value>(W, L, dx, xq, corr, r, stride, y);
 #endif
+    });
+    return;
+  }
 #endif
-  MatVecRowsQuantPortable<kType>(W, p, y, r0, r1);
+  const int16_t* x16 = reinterpret_cast<const int16_t*>(p + L.off_x16);
+  ForRowStreams(r0, r1, [&](auto R, size_t r, size_t stride) {
+    RowsQuantPortable<kType, decltype(R)::value>(W, L, dx, x16, r, stride, y);
+  });
 }
 
 // y[r] = Σ_c W[r,c]·x[c] for r in [r0, r1). For Q8/Q4, x must have been
