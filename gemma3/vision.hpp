@@ -140,6 +140,15 @@ constexpr size_t kVisionValueTile = 128;
 // so they use all threads; any split gives the same bits.
 constexpr size_t kVisionRowBlock = 64;
 
+// f(r0, r1) for each block of kVisionRowBlock rows of [0, n), in parallel.
+template <class F>
+inline void for_row_blocks(size_t n, const ops::ThreadContext& tc, const F& f) {
+  const size_t rb = kVisionRowBlock;
+  ops::parallel_for((n + rb - 1) / rb, tc, [&](size_t blk, int) {
+    f(blk * rb, std::min(n, blk * rb + rb));
+  });
+}
+
 // An f32 activation array viewed as a weight matrix [rows, cols], so the
 // matmul kernel can multiply activations by activations.
 inline MatView f32_matrix(const float* data, size_t rows, size_t cols) {
@@ -290,11 +299,7 @@ inline void VisionEncoder::encoder_layer(const VisionLayerWeights& L,
                                          const ops::ThreadContext& tc) {
   float* x = x_.data();
   float* a = a_.data();
-  const size_t blocks = (N_ + detail::kVisionRowBlock - 1) / detail::kVisionRowBlock;
-  auto rows_of = [&](size_t blk, size_t& r0, size_t& r1) {
-    r0 = blk * detail::kVisionRowBlock;
-    r1 = std::min(N_, r0 + detail::kVisionRowBlock);
-  };
+  using detail::for_row_blocks;
 
   // Attention block: x += out_proj(MHA(LayerNorm1(x))). q, k and v are
   // computed one after another into proj_, each split into heads in work_.
@@ -308,9 +313,7 @@ inline void VisionEncoder::encoder_layer(const VisionLayerWeights& L,
   split_heads(proj, vt(), true, tc);
   attention(tc);  // context (heads concatenated) → a_
   ops::matmul(L.out_proj, a, N_, proj, tc, L.out_bias);
-  ops::parallel_for(blocks, tc, [&](size_t blk, int) {
-    size_t r0, r1;
-    rows_of(blk, r0, r1);
+  for_row_blocks(N_, tc, [&](size_t r0, size_t r1) {
     ops::add(proj + r0 * Hv_, x + r0 * Hv_, (r1 - r0) * Hv_);
   });
 
@@ -320,17 +323,10 @@ inline void VisionEncoder::encoder_layer(const VisionLayerWeights& L,
   for (size_t p0 = 0; p0 < N_; p0 += mlp_rows_) {
     const size_t n = std::min(mlp_rows_, N_ - p0);
     ops::matmul(L.fc1, a + p0 * Hv_, n, mlp(), tc, L.fc1_bias);
-    const size_t gblocks = (n + detail::kVisionRowBlock - 1) / detail::kVisionRowBlock;
-    ops::parallel_for(gblocks, tc, [&](size_t blk, int) {
-      const size_t r0 = blk * detail::kVisionRowBlock;
-      const size_t r1 = std::min(n, r0 + detail::kVisionRowBlock);
-      ops::gelu(mlp() + r0 * I_, (r1 - r0) * I_);
-    });
+    for_row_blocks(n, tc, [&](size_t r0, size_t r1) { ops::gelu(mlp() + r0 * I_, (r1 - r0) * I_); });
     ops::matmul(L.fc2, mlp(), n, a + p0 * Hv_, tc, L.fc2_bias);  // a's rows p0… are done with
   }
-  ops::parallel_for(blocks, tc, [&](size_t blk, int) {
-    size_t r0, r1;
-    rows_of(blk, r0, r1);
+  for_row_blocks(N_, tc, [&](size_t r0, size_t r1) {
     ops::add(a + r0 * Hv_, x + r0 * Hv_, (r1 - r0) * Hv_);
   });
 }
@@ -403,11 +399,8 @@ inline void VisionEncoder::attention(const ops::ThreadContext& tc) {
 // threaded over row blocks; out may equal x.
 inline void VisionEncoder::layer_norm(const float* x, const float* w, const float* b, float* out,
                                       const ops::ThreadContext& tc) const {
-  const size_t blk = detail::kVisionRowBlock;
-  const size_t blocks = (N_ + blk - 1) / blk;
-  ops::parallel_for(blocks, tc, [&](size_t i, int) {
-    const size_t r0 = i * blk, rows = std::min(N_, r0 + blk) - r0;
-    ops::layer_norm(x + r0 * Hv_, w, b, rows, Hv_, ln_eps_, out + r0 * Hv_);
+  detail::for_row_blocks(N_, tc, [&](size_t r0, size_t r1) {
+    ops::layer_norm(x + r0 * Hv_, w, b, r1 - r0, Hv_, ln_eps_, out + r0 * Hv_);
   });
 }
 
