@@ -67,7 +67,8 @@ inline Image load_image_from_memory(const void* data, std::size_t size,
   const std::string fmt = format;
   auto orient = [&](Image img) {
     if (!options.apply_exif_orientation) return img;
-    return detail::apply_orientation(img, detail::exif_orientation(fmt, p, size));
+    const int orientation = detail::exif_orientation(fmt, p, size);
+    return detail::apply_orientation(std::move(img), orientation);
   };
   if (fmt == "JPEG")
     return orient(detail::decode_jpeg(p, size, name, options));

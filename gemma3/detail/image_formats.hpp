@@ -253,8 +253,8 @@ inline int exif_orientation(const std::string& fmt, const std::uint8_t* p, std::
 
 // Applies an EXIF orientation (2..8) like PIL's exif_transpose: output pixel
 // (x, y) takes source pixel (sx, sy).
-inline Image apply_orientation(const Image& in, int orientation) {
-  if (orientation < 2 || orientation > 8) return in;
+inline Image apply_orientation(Image in, int orientation) {
+  if (orientation < 2 || orientation > 8) return in;  // upright: moved, not copied
   const int w = in.width, h = in.height;
   const bool swap = orientation >= 5;  // 5..8 exchange width and height
   Image out;

@@ -12,7 +12,7 @@
 
 namespace gemma3::tools {
 
-// Walks argv: `while (args.next()) { if (args.is("--x")) v = args.value(); ... }`.
+// Walks argv: `while (args.next()) { if (args.flag() == "--x") v = args.value(); ... }`.
 class Args {
  public:
   Args(int argc, char** argv) : argc_(argc), argv_(argv) {}
@@ -22,7 +22,6 @@ class Args {
     return true;
   }
   const std::string& flag() const { return flag_; }
-  bool is(const char* a, const char* b = nullptr) const { return flag_ == a || (b && flag_ == b); }
   // The value after the current flag ("--flag VALUE").
   std::string value() {
     if (i_ + 1 >= argc_) throw Error(flag_ + ": missing value");
