@@ -241,12 +241,14 @@ HWY_INLINE void RowsQuantPortable(const MatView& W, const QuantX& L, const float
   const size_t N = hn::Lanes(d16);
   const uint8_t* q[R];
   const uint16_t* s[R];
-  hn::Vec<decltype(df)> acc[R];
+  // Lane-wise f32 sums of each row, kept in memory: SVE vectors are sizeless
+  // and cannot form an array (the compiler keeps these in registers where it can).
+  HWY_ALIGN float acc[R][16];
   HWY_ALIGN float scale[R][16];
   for (size_t i = 0; i < R; ++i) {
     q[i] = W.row(r + i * stride);
     s[i] = W.scales(r + i * stride);
-    acc[i] = hn::Zero(df);
+    hn::Store(hn::Zero(df), df, acc[i]);
   }
   const auto mask = hn::Set(d16, int16_t{0x0F});
   const auto eight = hn::Set(d16, int16_t{8});
@@ -283,11 +285,11 @@ HWY_INLINE void RowsQuantPortable(const MatView& W, const QuantX& L, const float
           }
         }
         const auto c = hn::Set(df, scale[i][k] * dx[g]);
-        acc[i] = hn::MulAdd(hn::ConvertTo(df, hn::Add(s0, s1)), c, acc[i]);
+        hn::Store(hn::MulAdd(hn::ConvertTo(df, hn::Add(s0, s1)), c, hn::Load(df, acc[i])), df, acc[i]);
       }
     }
   }
-  for (size_t i = 0; i < R; ++i) y[r + i * stride] = hn::GetLane(hn::SumOfLanes(df, acc[i]));
+  for (size_t i = 0; i < R; ++i) y[r + i * stride] = hn::GetLane(hn::SumOfLanes(df, hn::Load(df, acc[i])));
 }
 
 // ---- AVX-512 VNNI kernel -------------------------------------------------------
