@@ -14,6 +14,7 @@
 #include "bench/bench_kernels.hpp"
 #include "bench/bench_model.hpp"
 #include "bench/bench_vision.hpp"
+#include "gemma3/ops/targets.hpp"
 
 namespace {
 
@@ -35,6 +36,7 @@ int main(int argc, char** argv) {
     return argc < 2 ? 1 : 0;
   }
   try {
+    gemma3::ops::limit_targets_from_env();  // e.g. GEMMA3_MAX_TARGET=SSE4: the speed without AVX2
     if (!std::strcmp(argv[1], "kernels")) return gemma3::bench::kernels_main(argc - 1, argv + 1);
     if (!std::strcmp(argv[1], "model")) return gemma3::bench::model_main(argc - 1, argv + 1);
     if (!std::strcmp(argv[1], "vision")) return gemma3::bench::bench_vision(argc - 1, argv + 1);

@@ -13,6 +13,7 @@
 
 #include <algorithm>
 #include <cmath>
+#include <cctype>
 #include <cstdint>
 #include <cstdio>
 #include <limits>
@@ -20,6 +21,7 @@
 #include <vector>
 
 #include "gemma3/ops/ops.hpp"
+#include "gemma3/ops/targets.hpp"
 #include "gemma3/quant.hpp"
 
 using namespace gemma3;
@@ -719,4 +721,26 @@ TEST_CASE("ThreadContext: default, clamping, no oversubscription") {
 #else
   CHECK(inside == 1);
 #endif
+}
+
+TEST_CASE("limit_targets caps dispatch at a named target; unknown names are refused") {
+  const std::vector<int64_t> targets = hwy::SupportedAndGeneratedTargets();  // best first
+  REQUIRE(!targets.empty());
+  std::string seen;
+  for (int64_t t : targets) {
+    std::string lower = hwy::TargetName(t);
+    for (char& c : lower) c = char(std::tolower(static_cast<unsigned char>(c)));
+    ops::limit_targets(lower);  // names are case-insensitive
+    CHECK(std::string(ops::active_target_name()) == hwy::TargetName(t));
+    CHECK(std::string(ops::best_supported_target_name()) == hwy::TargetName(t));
+    seen += std::string(" ") + hwy::TargetName(t);
+  }
+  ops::limit_targets(hwy::TargetName(targets.front()));  // back up: the cap is replaced, not narrowed
+  CHECK(std::string(ops::active_target_name()) == hwy::TargetName(targets.front()));
+  CHECK(ops::compiled_target_names().find(hwy::TargetName(targets.front())) != std::string::npos);
+  CHECK_THROWS_WITH_AS(ops::limit_targets("AVX9"), doctest::Contains("unknown SIMD target 'AVX9'"), Error);
+  CHECK_THROWS_AS(ops::limit_targets(""), Error);
+  hwy::DisableTargets(0);
+  ops::limit_targets_from_env();  // as the run started
+  std::printf("limit_targets: capped at%s (compiled: %s)\n", seen.c_str(), ops::compiled_target_names().c_str());
 }

@@ -9,6 +9,7 @@
 #include <string>
 
 #include "gemma3/error.hpp"
+#include "gemma3/ops/targets.hpp"
 
 namespace gemma3::tools {
 
@@ -48,10 +49,12 @@ inline float parse_float(const std::string& flag, const std::string& v) {
   return f;
 }
 
-// main() of a tool: run(argc, argv), any exception -> "error: ..." on stderr, exit 1.
+// main() of a tool: run(argc, argv) with dispatch capped at GEMMA3_MAX_TARGET
+// if set; any exception -> "error: ..." on stderr, exit 1.
 template <class Run>
 int run_main(Run run, int argc, char** argv) {
   try {
+    ops::limit_targets_from_env();
     return run(argc, argv);
   } catch (const std::exception& e) {
     std::fflush(stdout);
