@@ -11,6 +11,7 @@
 #include "gemma3/detail/hf_convert.hpp"
 #include "gemma3/model_file.hpp"
 #include "gemma3/weights.hpp"
+#include "tool_test_util.hpp"
 
 using namespace fmt_test;
 namespace d = gemma3::detail;
@@ -411,14 +412,14 @@ TEST_CASE("gemma3-convert exits non-zero with 'error: ...' and leaves no file") 
   REQUIRE_MESSAGE(exists(exe), "build the gemma3-convert target first: " << exe);
   TempDir tmp;
   const std::string err = tmp / "stderr.txt";
-  const int rc = std::system((exe + " " + tmp.path + " " + (tmp / "out.g3") + " 2> " + err).c_str());
+  const int rc = std::system((tool_command(exe) + " " + tmp.path + " " + (tmp / "out.g3") + " 2> " + err).c_str());
   CHECK(rc != 0);
   CHECK(read_text(err).rfind("error: ", 0) == 0);
   CHECK(!exists(tmp / "out.g3"));
-  const int rc2 = std::system((exe + " " + kTiny + " " + (tmp / "out.g3") + " --type q5 2> " + err).c_str());
+  const int rc2 = std::system((tool_command(exe) + " " + kTiny + " " + (tmp / "out.g3") + " --type q5 2> " + err).c_str());
   CHECK(rc2 != 0);
   CHECK(read_text(err).find("q5") != std::string::npos);
-  const int ok = std::system((exe + " " + kTiny + " " + (tmp / "out.g3") + " --type q8 2> " + err).c_str());
+  const int ok = std::system((tool_command(exe) + " " + kTiny + " " + (tmp / "out.g3") + " --type q8 2> " + err).c_str());
   CHECK(ok == 0);
   CHECK(read_text(err).find("145 tensors") != std::string::npos);
   CHECK(exists(tmp / "out.g3"));

@@ -25,6 +25,7 @@
 #include "gemma3/detail/hf_convert.hpp"
 #include "gemma3/session.hpp"
 #include "text_goldens.hpp"
+#include "tool_test_util.hpp"
 
 using namespace gemma3;
 
@@ -423,7 +424,7 @@ TEST_CASE("gemma3-dump --image: pixels, image embeddings, logits, hidden and gre
   const auto ids = input_ids("mm_ids");
   std::string id_list;
   for (size_t i = 0; i < ids.size(); ++i) id_list += (i ? "," : "") + std::to_string(ids[i]);
-  const std::string base = "\"" + bin + "\" -m \"" + model + "\" --ids " + id_list + " --threads 2 ";
+  const std::string base = tool_command(bin) + " -m \"" + model + "\" --ids " + id_list + " --threads 2 ";
   std::string cmd = base + "--image \"" + kImg0 + "\" --image \"" + kImg1 + "\" --chunk 5 --logits \"" + out +
                     "logits.npy\" --hidden \"" + out + "hidden.npy\" --pixels \"" + out + "pixels.npy\" " +
                     "--image-embeddings \"" + out + "emb.npy\" --generate 16 > \"" + out + "gen.txt\"";
@@ -479,7 +480,7 @@ TEST_CASE("gemma3-run --image: one turn, interactive /image, errors") {
   if (!have_binary(bin)) return;
   const Model& m = tiny(WeightType::F32);
   const std::string out = std::string(GEMMA3_BINARY_DIR) + "/test_multimodal_run_";
-  const std::string base = "\"" + bin + "\" -m \"" + model_path(WeightType::F32) + "\" --threads 2 --greedy ";
+  const std::string base = tool_command(bin) + " -m \"" + model_path(WeightType::F32) + "\" --threads 2 --greedy ";
 
   // Images first, then the prompt text, in the user turn.
   std::string cmd = base + "--image \"" + kImg0 + "\" --image \"" + kImg1 + "\" -p \"what is this?\" -n 5 > \"" +

@@ -14,6 +14,7 @@
 #include "gemma3/detail/hf_convert.hpp"
 #include "gemma3/session.hpp"
 #include "text_goldens.hpp"
+#include "tool_test_util.hpp"
 
 using namespace gemma3;
 
@@ -215,7 +216,7 @@ TEST_CASE("gemma3-dump: logits, hidden states and reference greedy ids match the
     return s;
   };
   // text1 with a small chunk: logits + residual stream.
-  std::string cmd = "\"" + bin + "\" -m \"" + model + "\" --ids " + join(goldens::ids("text1_ids")) +
+  std::string cmd = tool_command(bin) + " -m \"" + model + "\" --ids " + join(goldens::ids("text1_ids")) +
                     " --logits \"" + dir + "logits.npy\" --hidden \"" + dir +
                     "hidden.npy\" --chunk 5 --threads 2";
   REQUIRE(std::system(cmd.c_str()) == 0);
@@ -229,7 +230,7 @@ TEST_CASE("gemma3-dump: logits, hidden states and reference greedy ids match the
   goldens::check_close("dump hidden", hidden.data.data(), io);
 
   // --generate: the reference loop's ids, one line.
-  cmd = "\"" + bin + "\" -m \"" + model + "\" --ids " + join(goldens::ids("gen_prompt_ids")) +
+  cmd = tool_command(bin) + " -m \"" + model + "\" --ids " + join(goldens::ids("gen_prompt_ids")) +
         " --generate 24 > \"" + dir + "gen.txt\"";
   REQUIRE(std::system(cmd.c_str()) == 0);
   std::string want;
@@ -237,7 +238,7 @@ TEST_CASE("gemma3-dump: logits, hidden states and reference greedy ids match the
   CHECK(goldens::read_text(dir + "gen.txt") == want + "\n");
 
   // Errors: exit status 1 and "error: ..." (no crash).
-  cmd = "\"" + bin + "\" -m \"" + model + "\" --ids 2,99999 --logits \"" + dir + "x.npy\" 2> \"" +
+  cmd = tool_command(bin) + " -m \"" + model + "\" --ids 2,99999 --logits \"" + dir + "x.npy\" 2> \"" +
         dir + "err.txt\"";
   CHECK(std::system(cmd.c_str()) != 0);
   CHECK(goldens::read_text(dir + "err.txt").rfind("error: ", 0) == 0);
@@ -254,7 +255,7 @@ TEST_CASE("gemma3-run: one turn, interactive turns from stdin, raw mode, errors"
   tiny_model();
   const std::string model = std::string(GEMMA3_BINARY_DIR) + "/test_session_tiny_f32.g3";
   const std::string out = std::string(GEMMA3_BINARY_DIR) + "/test_session_run_";
-  const std::string base = "\"" + bin + "\" -m \"" + model + "\" --threads 1 ";
+  const std::string base = tool_command(bin) + " -m \"" + model + "\" --threads 1 ";
 
   // One greedy chat turn: stdout = the reply the API gives, stderr = speed figures.
   std::string cmd = base + "-p \"hello there\" -n 6 --greedy > \"" + out + "1.txt\" 2> \"" + out +

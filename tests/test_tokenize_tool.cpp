@@ -15,6 +15,7 @@
 
 #include "gemma3/detail/hf_convert.hpp"
 #include "gemma3/detail/json.hpp"
+#include "tool_test_util.hpp"
 
 namespace json = gemma3::detail::json;
 
@@ -64,8 +65,8 @@ void check_corpus(const std::string& tokenizer, const std::string& golden, const
       dec << "]}\n";
     }
   }
-  REQUIRE(std::system((kBin + " " + tokenizer + " < " + in + " > " + out).c_str()) == 0);
-  REQUIRE(std::system((kBin + " " + tokenizer + " --decode < " + din + " > " + dout).c_str()) == 0);
+  REQUIRE(std::system((tool_command(kBin) + " " + tokenizer + " < " + in + " > " + out).c_str()) == 0);
+  REQUIRE(std::system((tool_command(kBin) + " " + tokenizer + " --decode < " + din + " > " + dout).c_str()) == 0);
   const auto got = lines_of(out), got_text = lines_of(dout);
   REQUIRE(got.size() == golden_lines.size());
   REQUIRE(got_text.size() == golden_lines.size());
@@ -104,7 +105,7 @@ TEST_CASE("gemma3-tokenize: bad input exits 1 with 'error: ...'") {
   const std::string tok = kData + "/tokenizer/tokenizer.model";
   auto run = [&](const std::string& args, const std::string& input) {
     std::ofstream(in) << input;
-    const int rc = std::system((kBin + " " + args + " < " + in + " > /dev/null 2> " + err).c_str());
+    const int rc = std::system((tool_command(kBin) + " " + args + " < " + in + " > /dev/null 2> " + err).c_str());
     std::ifstream f(err);
     std::stringstream s;
     s << f.rdbuf();
