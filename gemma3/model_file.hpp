@@ -30,6 +30,7 @@
 #include "gemma3/config.hpp"
 #include "gemma3/detail/config_fields.hpp"
 #include "gemma3/detail/crc32.hpp"
+#include "gemma3/detail/endian.hpp"
 #include "gemma3/detail/mmap.hpp"
 #include "gemma3/error.hpp"
 #include "gemma3/quant.hpp"
@@ -141,13 +142,6 @@ class ByteWriter {
 };
 
 static_assert(sizeof(float) == 4 && sizeof(double) == 8, "IEEE floats expected");
-
-inline bool is_little_endian() {
-  const uint16_t x = 1;
-  uint8_t b;
-  std::memcpy(&b, &x, 1);
-  return b == 1;
-}
 
 // Serialises the config as typed entries (keys of for_each_config_field).
 inline void write_config(ByteWriter& w, const ModelConfig& cfg, uint32_t& count) {
@@ -346,7 +340,7 @@ class ModelFile {
 };
 
 inline ModelFile ModelFile::open(const std::string& path, LoadOptions opts) {
-  if (!detail::is_little_endian()) throw Error(path + ": big-endian hosts are not supported");
+  detail::require_little_endian(path);  // ByteReader and the tensor data are host-order memcpy
   ModelFile mf;
   mf.map_ = detail::MappedFile::open(path);
   const uint8_t* base = mf.map_.data();
@@ -548,6 +542,7 @@ class ModelWriter {
   ModelWriter(const std::string& path, const ModelConfig& cfg, WeightType type,
               const TokenizerData& tokenizer, const std::string& chat_template)
       : path_(path), type_(type), specs_(tensor_table(cfg)) {
+    detail::require_little_endian(path);  // ByteWriter and write_f32 emit host byte order
     const std::vector<Piece>& pieces = tokenizer.pieces;
     const TokenizerIds ids = find_special_ids(tokenizer);
     detail::validate_config(cfg, path + " (config to write)");

@@ -18,6 +18,8 @@
 #include <type_traits>
 #include <vector>
 
+#include "gemma3/detail/endian.hpp"
+
 namespace npy {
 
 struct Header {
@@ -168,10 +170,7 @@ Array<T> load(const std::string& path) {
   Array<T> a;
   a.shape = h.shape;
   a.data.resize(n);
-  const std::uint16_t probe = 1;
-  unsigned char first = 0;
-  std::memcpy(&first, &probe, 1);
-  if (first != 1) detail::fail(path, "big-endian hosts are not supported");
+  if (!gemma3::detail::is_little_endian()) detail::fail(path, "big-endian hosts are not supported");
   if (n) std::memcpy(a.data.data(), buf.data() + h.data_offset, n * sizeof(T));
   return a;
 }

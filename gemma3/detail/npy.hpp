@@ -13,6 +13,7 @@
 #include <string>
 #include <vector>
 
+#include "gemma3/detail/endian.hpp"
 #include "gemma3/error.hpp"
 
 namespace gemma3 {
@@ -43,9 +44,7 @@ inline std::string npy_header_f32(const std::vector<size_t>& shape) {
 // Writes data (product(shape) floats) to path atomically (temp file + rename).
 inline void write_npy_f32(const std::string& path, const float* data,
                           const std::vector<size_t>& shape) {
-  const uint16_t probe = 1;
-  if (*reinterpret_cast<const uint8_t*>(&probe) != 1)
-    throw Error("npy: big-endian hosts are not supported");
+  require_little_endian(path);  // the data is written as host-order floats
   size_t count = 1;
   for (size_t d : shape) count *= d;
   const std::string header = npy_header_f32(shape);

@@ -18,6 +18,7 @@
 #include <string>
 #include <vector>
 
+#include "gemma3/detail/endian.hpp"
 #include "gemma3/detail/json.hpp"
 #include "gemma3/detail/mmap.hpp"
 #include "gemma3/error.hpp"
@@ -53,6 +54,7 @@ inline size_t st_dtype_size(const std::string& d) {
 // Parses and validates the header of a safetensors file held in [data, data+size).
 // `what` names the file in errors. Offsets in the result are absolute.
 inline std::vector<StTensor> parse_safetensors(const uint8_t* data, size_t size, const std::string& what) {
+  require_little_endian(what);  // read_f32 copies F32 data as host-order floats
   if (size < 8) throw Error(what + ": not a safetensors file (" + std::to_string(size) + " bytes, no header length)");
   uint64_t n = 0;
   for (int i = 7; i >= 0; --i) n = (n << 8) | data[i];

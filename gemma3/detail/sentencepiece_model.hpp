@@ -49,6 +49,8 @@ class ProtoReader {
     pos_ += static_cast<size_t>(n);
     return s;
   }
+  // Little-endian fixed32 assembled byte by byte (like varint): endian-neutral, so
+  // tokenizer.model loads the same on a big-endian host (tests/big_endian).
   float fixed32_float() {
     if (d_.size() - pos_ < 4) fail("truncated fixed32");
     uint32_t u = 0;
