@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # scripts/test-arm64.sh — the test suite on 64-bit Arm, cross-compiled with
-# Debian 12's aarch64 toolchain and run under qemu-user, three times:
+# Debian 12's aarch64 toolchain and run under qemu-user, four times:
 #   NEON only          QEMU_CPU=max,sve=off
+#   SVE, 128-bit       QEMU_CPU=max,sve-max-vq=1   (Highway: SVE2_128, SVE2, SVE, NEON)
 #   SVE, 256-bit       QEMU_CPU=max,sve-max-vq=2   (Highway: SVE_256, SVE2, SVE, NEON)
 #   SVE, 512-bit       QEMU_CPU=max,sve-max-vq=4   (Highway: SVE2, SVE, NEON)
 # Every doctest executable runs in each: test_ops/test_quant run every kernel
@@ -11,7 +12,7 @@
 # and the examples (not built here).
 #
 # Environment: ARM64_BUILD_DIR (default build-arm64), ARM64_CPUS (the QEMU_CPU
-# values, ';'-separated, default the three above).
+# values, ';'-separated, default the four above).
 set -euo pipefail
 root="$(cd "$(dirname "$0")/.." && pwd)"
 build="${ARM64_BUILD_DIR:-$root/build-arm64}"
@@ -26,7 +27,7 @@ cmake -S "$root" -B "$build" -DCMAKE_TOOLCHAIN_FILE="$root/cmake/toolchains/aarc
 cmake --build "$build" -j"$(nproc)"
 t1=$(date +%s)
 
-IFS=';' read -r -a cpus <<< "${ARM64_CPUS:-max,sve=off;max,sve-max-vq=2;max,sve-max-vq=4}"
+IFS=';' read -r -a cpus <<< "${ARM64_CPUS:-max,sve=off;max,sve-max-vq=1;max,sve-max-vq=2;max,sve-max-vq=4}"
 for cpu in "${cpus[@]}"; do
   echo "== aarch64 under qemu, QEMU_CPU=$cpu"
   # What Highway sees on this CPU model, and every kernel on every target it reports.
