@@ -43,16 +43,16 @@ fi
 
 # Only headers without Highway/libjpeg/stb, so a bare cross compiler builds it;
 # -static: no s390x sysroot needed at run time.
-flags=(-std=c++17 -O1 -Wall -Wextra -Werror -I.)
+flags=(-std=c++17 -O1 -Wall -Wextra -Werror -I. "-DGEMMA3_TEST_DATA_DIR=\"$root/tests/data\"")
 src=tests/big_endian/big_endian_test.cpp
 echo "== s390x (big-endian), under qemu-s390x"
 s390x-linux-gnu-g++ "${flags[@]}" -static "$src" -o "$out/big_endian_test.s390x"
 be=0
-qemu-s390x "$out/big_endian_test.s390x" "$model" "$root" || be=$?
+qemu-s390x "$out/big_endian_test.s390x" "$model" || be=$?
 echo "== native ($(uname -m), little-endian)"
 g++ "${flags[@]}" "$src" -o "$out/big_endian_test.native"
 le=0
-"$out/big_endian_test.native" "$model" "$root" || le=$?
+"$out/big_endian_test.native" "$model" || le=$?
 
 echo "big-endian run: exit $be; little-endian run: exit $le ($(($(date +%s) - t0)) s)"
 ((be == 0 && le == 0))

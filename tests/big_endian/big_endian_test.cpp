@@ -2,10 +2,10 @@
 // little-endian files on the host it runs on; scripts/test-big-endian.sh builds
 // it natively and for s390x (big-endian, run under qemu-s390x).
 //
-//   big_endian_test MODEL.g3 [REPO_ROOT]
+//   big_endian_test MODEL.g3
 //
 // MODEL.g3 is a model file written by a little-endian gemma3-convert; the test
-// data is read from REPO_ROOT/tests/data (default "."). On a big-endian host
+// data is read from GEMMA3_TEST_DATA_DIR (set by the script). On a big-endian host
 // every loader/writer of a little-endian binary format must refuse with
 // "<file>: big-endian hosts are not supported (the format is little-endian)"
 // and leave no file behind; the SentencePiece reader assembles its values byte
@@ -13,9 +13,6 @@
 // On a little-endian host the same calls must succeed. Only headers without
 // Highway/libjpeg/stb in their include closure are used, so a bare cross
 // compiler builds this. The last line is "N passed, N failed".
-#include <dirent.h>
-#include <unistd.h>
-
 #include <cmath>
 #include <cstdio>
 #include <cstdlib>
@@ -30,6 +27,7 @@
 #include "gemma3/error.hpp"
 #include "gemma3/model_file.hpp"
 #include "gemma3/tokenizer.hpp"
+#include "tests/fmt_test_util.hpp"
 
 namespace {
 
@@ -62,41 +60,25 @@ void expect_be_refusal(bool little, const std::string& what, const std::string& 
   }
 }
 
-std::vector<std::string> list_dir(const std::string& dir) {
-  std::vector<std::string> names;
-  if (DIR* dp = opendir(dir.c_str())) {
-    while (dirent* e = readdir(dp)) {
-      const std::string n = e->d_name;
-      if (n != "." && n != "..") names.push_back(n);
-    }
-    closedir(dp);
-  }
-  return names;
-}
-
-void remove_all(const std::string& dir) {
-  for (const std::string& n : list_dir(dir)) std::remove((dir + "/" + n).c_str());
-  rmdir(dir.c_str());
-}
-
 }  // namespace
 
 int main(int argc, char** argv) {
-  if (argc < 2 || argc > 3) {
-    std::fprintf(stderr, "usage: %s MODEL.g3 [REPO_ROOT]\n", argv[0]);
+  if (argc != 2) {
+    std::fprintf(stderr, "usage: %s MODEL.g3\n", argv[0]);
     return 2;
   }
+  using fmt_test::list_dir;
   const std::string model = argv[1];
-  const std::string root = argc > 2 ? argv[2] : ".";
-  const std::string tiny_dir = root + "/tests/data/tiny/model";
-  const std::string tok_path = root + "/tests/data/tokenizer/tokenizer.model";
-  const std::string golden_path = root + "/tests/data/tokenizer/golden_dev.jsonl";
-  char tmpl[] = "/tmp/gemma3-be-XXXXXX";
-  if (mkdtemp(tmpl) == nullptr) {
+  const std::string data = GEMMA3_TEST_DATA_DIR;
+  const std::string& tiny_dir = fmt_test::kTiny;
+  const std::string tok_path = data + "/tokenizer/tokenizer.model";
+  const std::string golden_path = data + "/tokenizer/golden_dev.jsonl";
+  const fmt_test::TempDir tmp_dir;  // removed with its files at exit
+  if (tmp_dir.path.empty()) {
     std::perror("mkdtemp");
     return 2;
   }
-  const std::string tmp = tmpl;
+  const std::string& tmp = tmp_dir.path;
 
   const bool little = d::is_little_endian();
   std::printf("host: %s-endian (compiler says %s)\n", little ? "little" : "big",
@@ -210,7 +192,6 @@ int main(int argc, char** argv) {
     check(false, "tokenizer.model loads and encodes", e.what());
   }
 
-  remove_all(tmp);
   std::printf("%d passed, %d failed\n", g_passed, g_failed);
   return g_failed == 0 ? 0 : 1;
 }
