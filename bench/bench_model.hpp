@@ -40,13 +40,14 @@
 #include <hwy/aligned_allocator.h>
 
 #include "bench/bench_kernels.hpp"  // read_bandwidth(), mix64(), load_average()
-#include "gemma3/detail/hf_config.hpp"
-#include "gemma3/detail/safetensors.hpp"  // read_text_file()
+#include "gemma3/convert/hf_config.hpp"
+#include "gemma3/convert/safetensors.hpp"  // read_text_file()
 #include "gemma3/detail/sentencepiece_model.hpp"
 #include "gemma3/error.hpp"
 #include "gemma3/kv_cache.hpp"
 #include "gemma3/model.hpp"
 #include "gemma3/model_file.hpp"
+#include "gemma3/model_writer.hpp"
 #include "gemma3/session.hpp"
 #include "gemma3/vision.hpp"
 
@@ -78,7 +79,6 @@ inline std::string default_cache_dir() {
   return "/tmp/gemma3-cache";
 }
 
-inline bool file_exists(const std::string& p) { return std::ifstream(p).good(); }
 
 // mkdir -p
 inline void make_dirs(const std::string& path) {
@@ -579,7 +579,7 @@ inline int model_main(int argc, char** argv) {
   const std::string path =
       o.cache_dir + "/gemma3-4b-random-" + weight_type_name(o.type) + ".gemma3";
   double gen_s = -1;
-  bool cached = !o.regen && file_exists(path);
+  bool cached = !o.regen && convert::file_exists(path);
   if (cached) {
     try {
       ModelFile::open(path);  // a truncated or stale file is rewritten
@@ -589,16 +589,16 @@ inline int model_main(int argc, char** argv) {
     }
   }
   if (!cached) {
-    if (!file_exists(o.config)) throw Error(o.config + ": not found (give --config <config.json>)");
-    if (!file_exists(o.tokenizer))
+    if (!convert::file_exists(o.config)) throw Error(o.config + ": not found (give --config <config.json>)");
+    if (!convert::file_exists(o.tokenizer))
       throw Error(o.tokenizer + ": not found (give --tokenizer <tokenizer.model>)");
-    ModelConfig cfg = detail::resolve_hf_config(detail::read_text_file(o.config), o.config);
-    if (file_exists(o.preprocessor))
-      detail::resolve_hf_preprocessor(detail::read_text_file(o.preprocessor), o.preprocessor, cfg);
-    const std::string tok_bytes = detail::read_text_file(o.tokenizer);
+    ModelConfig cfg = convert::resolve_hf_config(convert::read_file_bytes(o.config), o.config);
+    if (convert::file_exists(o.preprocessor))
+      convert::resolve_hf_preprocessor(convert::read_file_bytes(o.preprocessor), o.preprocessor, cfg);
+    const std::string tok_bytes = convert::read_file_bytes(o.tokenizer);
     const TokenizerData tok = detail::parse_sentencepiece_model(tok_bytes, o.tokenizer);
     const std::string tmpl =
-        file_exists(o.chat_template) ? detail::read_text_file(o.chat_template) : std::string();
+        convert::file_exists(o.chat_template) ? convert::read_file_bytes(o.chat_template) : std::string();
     make_dirs(o.cache_dir);
     std::fprintf(info, "writing %s (random weights, real 4B shapes, %s)...\n", path.c_str(),
                  weight_type_name(o.type));

@@ -130,6 +130,7 @@ inline std::unique_ptr<RandomVisionModel> make_random_vision_model(const ModelCo
   m->weights.projector.mm_soft_emb_norm = m->vec(Hv, 0.0f, 0.1f, rng);
   m->weights.projector.mm_input_projection =
       m->matrix(t, size_t(cfg.text.hidden_size), Hv, rng);
+  validate_weights(cfg, m->weights, TensorParts::Vision);  // the encoder takes them as given
   return m;
 }
 

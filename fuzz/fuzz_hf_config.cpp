@@ -1,6 +1,6 @@
 // fuzz/fuzz_hf_config.cpp — the converter's JSON config resolution:
 // config.json (+ preprocessor_config.json after a NUL byte in the input)
-// resolved into a ModelConfig and validated (detail::resolve_hf_config,
+// resolved into a ModelConfig and validated (convert::resolve_hf_config,
 // resolve_hf_preprocessor, validate_config). A config that validates must
 // give a tensor table whose byte sizes do not overflow. Seeds: the released
 // 4B config, the tiny config, text-only and preprocessor variants.
@@ -9,7 +9,7 @@
 
 #include "fuzz_common.hpp"
 #include "gemma3/detail/config_fields.hpp"
-#include "gemma3/detail/hf_config.hpp"
+#include "gemma3/convert/hf_config.hpp"
 #include "gemma3/weights.hpp"
 
 extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
@@ -17,9 +17,9 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   const size_t nul = in.find('\0');
   const std::string cfg_text = in.substr(0, nul);
   try {
-    gemma3::ModelConfig c = gemma3::detail::resolve_hf_config(cfg_text, "config.json");
+    gemma3::ModelConfig c = gemma3::convert::resolve_hf_config(cfg_text, "config.json");
     if (nul != std::string::npos)
-      gemma3::detail::resolve_hf_preprocessor(in.substr(nul + 1), "preprocessor_config.json", c);
+      gemma3::convert::resolve_hf_preprocessor(in.substr(nul + 1), "preprocessor_config.json", c);
     // The converter takes these two ids from the tokenizer; keep them in range.
     c.tokens.start_of_turn = c.text.vocab_size > 105 ? 105 : 0;
     c.tokens.end_of_turn = c.text.vocab_size > 106 ? 106 : 0;

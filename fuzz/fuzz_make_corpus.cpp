@@ -14,8 +14,9 @@
 #include <string>
 #include <vector>
 
-#include "gemma3/detail/json.hpp"
+#include "gemma3/json.hpp"
 #include "gemma3/model_file.hpp"
+#include "gemma3/model_writer.hpp"
 #include "gemma3/tokenizer.hpp"
 #include "../tests/jpeg_test_util.hpp"
 
@@ -138,8 +139,8 @@ std::string sentencepiece_proto(const gemma3::TokenizerData& d) {
 }
 
 std::string tokenizer_json(const gemma3::TokenizerData& d) {
+  namespace json = gemma3::json;
   using gemma3::PieceType;
-  namespace json = gemma3::detail::json;
   std::string j = R"({"version":"1.0","added_tokens":[)";
   bool first = true;
   for (size_t id = 0; id < d.pieces.size(); ++id) {

@@ -1,5 +1,5 @@
 // fuzz/fuzz_safetensors.cpp — the safetensors header parser of the converter
-// (detail::parse_safetensors; it uses the JSON reader). Accepted headers must
+// (convert::parse_safetensors; it uses the JSON reader). Accepted headers must
 // describe byte ranges inside the input, each exactly numel × dtype size, and
 // the parser's result is read back through those ranges so ASan sees any
 // range it got wrong. Seeds: fuzz/corpus/safetensors (tiny checkpoints' headers
@@ -8,15 +8,15 @@
 #include <vector>
 
 #include "fuzz_common.hpp"
-#include "gemma3/detail/safetensors.hpp"
+#include "gemma3/convert/safetensors.hpp"
 
 extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   // A heap copy of exactly `size` bytes: ASan flags a read one past the end.
   std::vector<uint8_t> buf(data, data + size);
   const uint8_t* p = buf.empty() ? nullptr : buf.data();
-  std::vector<gemma3::detail::StTensor> ts;
+  std::vector<gemma3::convert::StTensor> ts;
   try {
-    ts = gemma3::detail::parse_safetensors(p, size, "fuzz.safetensors");
+    ts = gemma3::convert::parse_safetensors(p, size, "fuzz.safetensors");
   } catch (const gemma3::Error&) {
     return 0;
   }
@@ -25,7 +25,7 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   unsigned sum = 0;
   for (const auto& t : ts) {
     FUZZ_CHECK(t.begin >= 8 + header && t.begin <= t.end && t.end <= size);
-    FUZZ_CHECK(t.end - t.begin == t.numel() * gemma3::detail::st_dtype_size(t.dtype));
+    FUZZ_CHECK(t.end - t.begin == t.numel() * gemma3::convert::st_dtype_size(t.dtype));
     for (uint64_t i = t.begin; i < t.end; ++i) sum += buf[size_t(i)];
   }
   return int(sum & 0);

@@ -157,7 +157,7 @@ void attend_one(const AttentionParams& p, const KVCache& cache, size_t layer, co
   bool first = true;
   auto accumulate = [&](const auto* v, size_t count) {
     ops::weighted_sum(scores + t, v, stride, count, D, first ? out : tmp);
-    if (!first) ops::add(tmp, out, D);
+    if (!first) ops::add_into(tmp, out, D);
     first = false;
     t += count;
   };

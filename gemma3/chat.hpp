@@ -32,7 +32,8 @@
 
 #include "gemma3/config.hpp"
 #include "gemma3/error.hpp"
-#include "gemma3/image.hpp"
+#include "gemma3/detail/utf8.hpp"
+#include "gemma3/image_types.hpp"
 #include "gemma3/tokenizer.hpp"
 
 namespace gemma3 {
@@ -116,27 +117,18 @@ inline bool is_python_space(uint32_t c) {
          (c >= 0x2000 && c <= 0x200A) || c == 0x2028 || c == 0x2029 || c == 0x202F || c == 0x205F || c == 0x3000;
 }
 
-// Decodes the UTF-8 character at s[i] (length n from utf8_seq_len, > 0).
-inline uint32_t utf8_code_point(std::string_view s, size_t i, size_t n) {
-  const auto b = [&](size_t k) { return static_cast<uint32_t>(static_cast<unsigned char>(s[i + k])); };
-  if (n == 1) return b(0);
-  if (n == 2) return ((b(0) & 0x1F) << 6) | (b(1) & 0x3F);
-  if (n == 3) return ((b(0) & 0x0F) << 12) | ((b(1) & 0x3F) << 6) | (b(2) & 0x3F);
-  return ((b(0) & 0x07) << 18) | ((b(1) & 0x3F) << 12) | ((b(2) & 0x3F) << 6) | (b(3) & 0x3F);
-}
-
 // Jinja `trim`: strips Python whitespace at both ends (invalid UTF-8 is never stripped).
 inline std::string_view python_strip(std::string_view s) {
   size_t begin = 0;
   while (begin < s.size()) {
-    const size_t n = json::utf8_seq_len(s, begin);
+    const size_t n = utf8_seq_len(s, begin);
     if (n == 0 || !is_python_space(utf8_code_point(s, begin, n))) break;
     begin += n;
   }
   // Walk forward remembering where the trailing run of spaces starts.
   size_t end = begin, i = begin;
   while (i < s.size()) {
-    const size_t n = json::utf8_seq_len(s, i);
+    const size_t n = utf8_seq_len(s, i);
     if (n == 0) {
       end = i + 1;
       ++i;

@@ -27,6 +27,9 @@
 #include "gemma3/model.hpp"
 #include "gemma3/session.hpp"
 
+// Prefill as Session and gemma3-dump run it: image blocks encoded, chunked forward calls
+#include "gemma3/prefill.hpp"
+
 // Text: tokenizer and chat format
 #include "gemma3/tokenizer_types.hpp"
 #include "gemma3/tokenizer.hpp"

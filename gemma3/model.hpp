@@ -61,4 +61,10 @@ class Model {
   Decoder decoder_;
 };
 
+// The tokenizer stored in a model file (for tools that need only the tokenizer).
+inline Tokenizer load_tokenizer_from_model_file(const std::string& path) {
+  const ModelFile f = ModelFile::open(path);
+  return Tokenizer::from_data(f.tokenizer_data(), path);
+}
+
 }  // namespace gemma3

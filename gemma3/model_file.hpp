@@ -1,26 +1,15 @@
-// gemma3/model_file.hpp — the gemma3 model file: one mmap-able file holding
-// the resolved config, the tokenizer, the chat template and every tensor.
+// gemma3/model_file.hpp — reading a gemma3 model file: one mmap-able file
+// holding the resolved config, the tokenizer, the chat template and every
+// tensor (format: model_file_format.hpp, docs/format.md).
 //
-// docs/format.md describes the bytes; in short (all little-endian):
-//
-//   [0, 64)            header: magic "GEMMA3MF", version, weight type, sizes,
-//                      counts, CRC-32 of header + metadata
-//   [64, 64+meta_size) metadata: config entries, tokenizer, chat template,
-//                      tensor table (name, type, shape, offset, size, CRC-32)
-//   [data_offset, end) tensor data, each tensor at a 64-byte aligned offset
-//
-// ModelFile::open() maps the file and validates everything before handing
-// out a pointer; ModelWriter streams a new file tensor by tensor.
+// ModelFile::open() maps the file and validates everything — header, CRCs,
+// config, tokenizer section, and every tensor against the table of
+// for_each_tensor (weights.hpp) — before handing out a pointer;
+// bind_weights() then points the typed views at the mapping.
 #pragma once
 
-#include <fcntl.h>
-#include <sys/stat.h>
-#include <unistd.h>
-
 #include <algorithm>
-#include <cerrno>
 #include <cstdint>
-#include <cstdio>
 #include <cstring>
 #include <map>
 #include <string>
@@ -33,31 +22,13 @@
 #include "gemma3/detail/endian.hpp"
 #include "gemma3/detail/mmap.hpp"
 #include "gemma3/error.hpp"
+#include "gemma3/model_file_format.hpp"
 #include "gemma3/quant.hpp"
 #include "gemma3/tensor.hpp"
-#include "gemma3/tokenizer.hpp"
 #include "gemma3/tokenizer_types.hpp"
 #include "gemma3/weights.hpp"
 
 namespace gemma3 {
-
-// ---- format constants (docs/format.md) ---------------------------------------
-
-constexpr char kModelMagic[8] = {'G', 'E', 'M', 'M', 'A', '3', 'M', 'F'};
-constexpr uint32_t kModelFormatVersion = 1;
-constexpr size_t kHeaderSize = 64;
-constexpr size_t kTensorAlign = 64;
-// Limits a reader enforces (a file beyond them is rejected as corrupt).
-constexpr uint32_t kMaxConfigEntries = 1024;
-constexpr uint32_t kMaxPieces = 1u << 24;
-constexpr uint32_t kMaxTensors = 1u << 20;
-constexpr uint32_t kMaxPieceBytes = 1u << 16;
-constexpr uint32_t kMaxChatTemplateBytes = 1u << 24;
-constexpr uint32_t kMaxNameBytes = 1024;
-constexpr uint32_t kMaxDims = 4;
-
-// Config value kinds.
-enum class ConfigKind : uint8_t { Int = 0, Float = 1, Bool = 2, IntList = 3, BoolList = 4 };
 
 struct LoadOptions {
   bool verify_data = false;  // also check every tensor's CRC-32 (reads the whole file)
@@ -73,194 +44,6 @@ struct TensorEntry {
   const uint8_t* data = nullptr;  // into the mapping
 };
 
-// Special ids of the tokenizer section (-1 = none).
-struct TokenizerIds {
-  int32_t bos = -1, eos = -1, pad = -1, unk = -1;
-};
-
-// The ids of the pieces named by the options' bos/eos/pad/unk piece texts.
-inline TokenizerIds find_special_ids(const TokenizerData& t) {
-  TokenizerIds ids;
-  for (size_t i = 0; i < t.pieces.size(); ++i) {
-    const std::string& s = t.pieces[i].text;
-    const int32_t id = int32_t(i);
-    if (s == t.options.bos_piece && ids.bos < 0) ids.bos = id;
-    if (s == t.options.eos_piece && ids.eos < 0) ids.eos = id;
-    if (s == t.options.pad_piece && ids.pad < 0) ids.pad = id;
-    if (s == t.options.unk_piece && ids.unk < 0) ids.unk = id;
-  }
-  return ids;
-}
-
-namespace detail {
-
-// Bounds-checked little-endian reader over [p, end); errors name the file and
-// the section being read.
-class ByteReader {
- public:
-  ByteReader(const uint8_t* p, size_t n, std::string where) : p_(p), n_(n), where_(std::move(where)) {}
-  size_t pos() const { return pos_; }
-  size_t remaining() const { return n_ - pos_; }
-  void need(size_t k, const std::string& what) const {
-    if (k > remaining())
-      throw Error(where_ + ": truncated " + what + " (needs " + std::to_string(k) +
-                  " bytes at metadata offset " + std::to_string(pos_) + ", " +
-                  std::to_string(remaining()) + " left)");
-  }
-  template <class T>
-  T get(const std::string& what) {
-    need(sizeof(T), what);
-    T v;
-    std::memcpy(&v, p_ + pos_, sizeof(T));
-    pos_ += sizeof(T);
-    return v;
-  }
-  std::string bytes(size_t k, const std::string& what) {
-    need(k, what);
-    std::string s(reinterpret_cast<const char*>(p_ + pos_), k);
-    pos_ += k;
-    return s;
-  }
-
- private:
-  const uint8_t* p_;
-  size_t n_;
-  size_t pos_ = 0;
-  std::string where_;
-};
-
-class ByteWriter {
- public:
-  template <class T>
-  void put(T v) {
-    const size_t at = buf.size();
-    buf.resize(at + sizeof(T));
-    std::memcpy(buf.data() + at, &v, sizeof(T));
-  }
-  void bytes(const std::string& s) { buf.insert(buf.end(), s.begin(), s.end()); }
-  std::vector<uint8_t> buf;
-};
-
-static_assert(sizeof(float) == 4 && sizeof(double) == 8, "IEEE floats expected");
-
-// Serialises the config as typed entries (keys of for_each_config_field).
-inline void write_config(ByteWriter& w, const ModelConfig& cfg, uint32_t& count) {
-  count = 0;
-  auto key = [&](const std::string& k, ConfigKind kind) {
-    w.put<uint16_t>(uint16_t(k.size()));
-    w.bytes(k);
-    w.put<uint8_t>(uint8_t(kind));
-    ++count;
-  };
-  struct Visitor {
-    ByteWriter& w;
-    decltype(key)& k;
-    void operator()(const std::string& n, const int& v) { k(n, ConfigKind::Int); w.put<int64_t>(v); }
-    void operator()(const std::string& n, const double& v) { k(n, ConfigKind::Float); w.put<double>(v); }
-    void operator()(const std::string& n, const float& v) { k(n, ConfigKind::Float); w.put<double>(v); }
-    void operator()(const std::string& n, const bool& v) { k(n, ConfigKind::Bool); w.put<uint8_t>(v ? 1 : 0); }
-    void operator()(const std::string& n, const std::vector<int>& v) {
-      k(n, ConfigKind::IntList);
-      w.put<uint32_t>(uint32_t(v.size()));
-      for (int x : v) w.put<int64_t>(x);
-    }
-    void operator()(const std::string& n, const std::vector<bool>& v) {
-      k(n, ConfigKind::BoolList);
-      w.put<uint32_t>(uint32_t(v.size()));
-      for (bool x : v) w.put<uint8_t>(x ? 1 : 0);
-    }
-  };
-  for_each_config_field(cfg, Visitor{w, key});
-}
-
-// Parses `count` config entries into a ModelConfig. Every key of
-// for_each_config_field must appear exactly once with its kind; unknown keys
-// are rejected (a new field means a new format version).
-inline ModelConfig read_config(ByteReader& r, uint32_t count, const std::string& where) {
-  struct Raw {
-    ConfigKind kind = ConfigKind::Int;
-    int64_t i = 0;
-    double f = 0;
-    std::vector<int64_t> list;
-  };
-  std::map<std::string, Raw> raw;
-  for (uint32_t e = 0; e < count; ++e) {
-    const std::string what = "config entry " + std::to_string(e);
-    const uint16_t klen = r.get<uint16_t>(what);
-    if (klen == 0 || klen > 256) throw Error(where + ": " + what + ": bad key length " + std::to_string(klen));
-    std::string k = r.bytes(klen, what + " key");
-    const uint8_t kind = r.get<uint8_t>(what);
-    Raw v;
-    switch (kind) {
-      case uint8_t(ConfigKind::Int): v.i = r.get<int64_t>(k); break;
-      case uint8_t(ConfigKind::Float): v.f = r.get<double>(k); break;
-      case uint8_t(ConfigKind::Bool): v.i = r.get<uint8_t>(k); break;
-      case uint8_t(ConfigKind::IntList):
-      case uint8_t(ConfigKind::BoolList): {
-        const uint32_t n = r.get<uint32_t>(k);
-        const size_t elem = kind == uint8_t(ConfigKind::IntList) ? 8 : 1;
-        r.need(size_t(n) * elem, "config " + k);  // bounds the allocation by the file
-        v.list.resize(n);
-        for (auto& x : v.list) x = elem == 8 ? r.get<int64_t>(k) : int64_t(r.get<uint8_t>(k));
-        break;
-      }
-      default: throw Error(where + ": config " + k + ": unknown value kind " + std::to_string(kind));
-    }
-    v.kind = ConfigKind(kind);
-    if (!raw.emplace(k, std::move(v)).second) throw Error(where + ": config " + k + ": duplicate key");
-  }
-  ModelConfig cfg;
-  size_t used = 0;
-  auto take = [&](const std::string& k, ConfigKind kind) -> const Raw& {
-    auto it = raw.find(k);
-    if (it == raw.end()) throw Error(where + ": config " + k + ": missing");
-    if (it->second.kind != kind) throw Error(where + ": config " + k + ": wrong value kind");
-    ++used;
-    return it->second;
-  };
-  auto to_int = [&](const std::string& k, int64_t x) {
-    if (x < INT32_MIN || x > INT32_MAX) throw Error(where + ": config " + k + ": value out of int range");
-    return int(x);
-  };
-  auto to_bool = [&](const std::string& k, int64_t x) {
-    if (x != 0 && x != 1) throw Error(where + ": config " + k + ": bool is neither 0 nor 1");
-    return x == 1;
-  };
-  struct Visitor {
-    decltype(take)& t;
-    decltype(to_int)& ti;
-    decltype(to_bool)& tb;
-    void operator()(const std::string& n, int& v) { v = ti(n, t(n, ConfigKind::Int).i); }
-    void operator()(const std::string& n, double& v) { v = t(n, ConfigKind::Float).f; }
-    void operator()(const std::string& n, float& v) { v = float(t(n, ConfigKind::Float).f); }
-    void operator()(const std::string& n, bool& v) { v = tb(n, t(n, ConfigKind::Bool).i); }
-    void operator()(const std::string& n, std::vector<int>& v) {
-      v.clear();
-      for (int64_t x : t(n, ConfigKind::IntList).list) v.push_back(ti(n, x));
-    }
-    void operator()(const std::string& n, std::vector<bool>& v) {
-      v.clear();
-      for (int64_t x : t(n, ConfigKind::BoolList).list) v.push_back(tb(n, x));
-    }
-  };
-  for_each_config_field(cfg, Visitor{take, to_int, to_bool});
-  if (used != raw.size()) {
-    ModelConfig probe;
-    std::map<std::string, int> known;
-    for_each_config_field(probe, [&](const std::string& n, auto&) { known[n] = 1; });
-    for (const auto& kv : raw)
-      if (!known.count(kv.first)) throw Error(where + ": config " + kv.first + ": unknown key");
-  }
-  return cfg;
-}
-
-inline std::string shape_str(const std::vector<uint64_t>& s) {
-  std::string r = "[";
-  for (size_t i = 0; i < s.size(); ++i) r += (i ? ", " : "") + std::to_string(s[i]);
-  return r + "]";
-}
-
-}  // namespace detail
 
 // ---- reader -----------------------------------------------------------------------
 
@@ -277,7 +60,6 @@ class ModelFile {
   WeightType weight_type() const { return weight_type_; }
   const std::vector<Piece>& tokenizer_pieces() const { return tokenizer_.pieces; }
   const TokenizerData& tokenizer_data() const { return tokenizer_; }
-  const TokenizerIds& tokenizer_ids() const { return tokenizer_ids_; }
   const std::string& chat_template() const { return chat_template_; }
   const std::vector<TensorEntry>& tensors() const { return tensors_; }
 
@@ -332,7 +114,6 @@ class ModelFile {
   ModelConfig config_;
   WeightType weight_type_ = WeightType::F32;
   TokenizerData tokenizer_;
-  TokenizerIds tokenizer_ids_;
   std::string chat_template_;
   std::vector<TensorEntry> tensors_;
   uint64_t data_offset_ = 0, meta_size_ = 0;
@@ -406,11 +187,10 @@ inline ModelFile ModelFile::open(const std::string& path, LoadOptions opts) {
     if (len > kMaxPieceBytes) throw fail("tokenizer option string too long");
     *str = r.bytes(len, "tokenizer options");
   }
-  TokenizerIds& ids = mf.tokenizer_ids_;
-  ids.bos = r.get<int32_t>("tokenizer ids");
-  ids.eos = r.get<int32_t>("tokenizer ids");
-  ids.pad = r.get<int32_t>("tokenizer ids");
-  ids.unk = r.get<int32_t>("tokenizer ids");
+  // bos, eos, pad, unk as the writer's Tokenizer derived them: informational
+  // (the Tokenizer derives them again from the pieces), range-checked below.
+  int32_t ids[4];
+  for (int32_t& id : ids) id = r.get<int32_t>("tokenizer ids");
   r.need(size_t(n_pieces) * 9, "tokenizer pieces");
   std::vector<Piece>& pieces = mf.tokenizer_.pieces;
   pieces.resize(n_pieces);
@@ -426,7 +206,7 @@ inline ModelFile ModelFile::open(const std::string& path, LoadOptions opts) {
       throw fail(what + ": unknown piece type " + std::to_string(type));
     p.type = PieceType(type);
   }
-  for (int32_t id : {ids.bos, ids.eos, ids.pad, ids.unk})
+  for (int32_t id : ids)
     if (id < -1 || id >= int64_t(n_pieces)) throw fail("tokenizer special id " + std::to_string(id) + " is out of range");
   if (int64_t(n_pieces) > mf.config_.text.vocab_size)
     throw fail("tokenizer has " + std::to_string(n_pieces) + " pieces, more than vocab_size " +
@@ -529,343 +309,20 @@ inline void ModelFile::validate_tensors() {
   }
 }
 
-// ---- writer -----------------------------------------------------------------------
-
-// Streams a model file: the table is computed up front from the config and
-// weight type (tensor_table order), then the caller supplies each tensor's
-// values in that order, as f32 (encoded here to the tensor's storage type)
-// or as already-encoded bytes. The file is written to "<path>.tmp.XXXXXX" and
-// renamed over <path> by finish(); if finish() is never reached (an
-// exception, a missing tensor) the destructor removes the temp file.
-class ModelWriter {
- public:
-  ModelWriter(const std::string& path, const ModelConfig& cfg, WeightType type,
-              const TokenizerData& tokenizer, const std::string& chat_template)
-      : path_(path), type_(type), specs_(tensor_table(cfg)) {
-    detail::require_little_endian(path);  // ByteWriter and write_f32 emit host byte order
-    const std::vector<Piece>& pieces = tokenizer.pieces;
-    const TokenizerIds ids = find_special_ids(tokenizer);
-    detail::validate_config(cfg, path + " (config to write)");
-    if (pieces.size() > kMaxPieces || int64_t(pieces.size()) > cfg.text.vocab_size)
-      throw Error(path + ": " + std::to_string(pieces.size()) + " tokenizer pieces exceed vocab_size");
-    if (chat_template.size() > kMaxChatTemplateBytes) throw Error(path + ": chat template too large");
-
-    // Metadata, with the tensor CRCs as zeros to be patched in finish().
-    detail::ByteWriter w;
-    detail::write_config(w, cfg, n_config_);
-    const TokenizerOptions& o = tokenizer.options;
-    w.put<uint8_t>(uint8_t((o.add_dummy_prefix ? 1 : 0) | (o.remove_extra_whitespaces ? 2 : 0) |
-                           (o.escape_whitespaces ? 4 : 0) | (o.treat_whitespace_as_suffix ? 8 : 0) |
-                           (o.byte_fallback ? 16 : 0)));
-    for (const std::string* str : {&o.unk_surface, &o.unk_piece, &o.bos_piece, &o.eos_piece, &o.pad_piece}) {
-      if (str->size() > kMaxPieceBytes) throw Error(path + ": tokenizer option string too long");
-      w.put<uint32_t>(uint32_t(str->size()));
-      w.bytes(*str);
-    }
-    w.put<int32_t>(ids.bos);
-    w.put<int32_t>(ids.eos);
-    w.put<int32_t>(ids.pad);
-    w.put<int32_t>(ids.unk);
-    for (const Piece& p : pieces) {
-      if (p.text.size() > kMaxPieceBytes) throw Error(path + ": tokenizer piece too long");
-      w.put<uint32_t>(uint32_t(p.text.size()));
-      w.bytes(p.text);
-      w.put<float>(p.score);
-      w.put<uint8_t>(uint8_t(p.type));
-    }
-    n_pieces_ = uint32_t(pieces.size());
-    w.put<uint32_t>(uint32_t(chat_template.size()));
-    w.bytes(chat_template);
-    // Offsets: tensors back to back in table order, each 64-byte aligned.
-    size_t table_bytes = 0;
-    for (const TensorSpec& s : specs_) table_bytes += 2 + s.name.size() + 8 + 8 * s.shape.size() + 20;
-    data_offset_ = align_up(kHeaderSize + w.buf.size() + table_bytes, kTensorAlign);
-    uint64_t off = data_offset_;
-    for (const TensorSpec& s : specs_) {
-      const WeightType t = storage_type(s, type_);
-      const uint64_t size = tensor_bytes(t, s.shape);
-      w.put<uint16_t>(uint16_t(s.name.size()));
-      w.bytes(s.name);
-      w.put<uint32_t>(uint32_t(t));
-      w.put<uint32_t>(uint32_t(s.shape.size()));
-      for (uint64_t d : s.shape) w.put<uint64_t>(d);
-      w.put<uint64_t>(off);
-      w.put<uint64_t>(size);
-      crc_pos_.push_back(w.buf.size());
-      w.put<uint32_t>(0);
-      offsets_.push_back(off);
-      sizes_.push_back(size);
-      off = align_up(off + size, kTensorAlign);
-    }
-    file_size_ = specs_.empty() ? data_offset_ : offsets_.back() + sizes_.back();
-    meta_ = std::move(w.buf);
-    crcs_.assign(specs_.size(), 0);
-
-    // The temp file, next to the target so rename() is atomic.
-    tmp_path_ = path + ".tmp.XXXXXX";
-    fd_ = mkstemp(&tmp_path_[0]);
-    if (fd_ < 0) throw Error(path + ": cannot create output file: " + std::strerror(errno));
-    fchmod(fd_, 0644);
-    buf_.reserve(kBuf);
-    const std::vector<uint8_t> zeros(size_t(data_offset_), 0);  // header + metadata placeholder
-    append(zeros.data(), zeros.size());
-    pos_ = data_offset_;
-    start_tensor();
-  }
-  ModelWriter(const ModelWriter&) = delete;
-  ModelWriter& operator=(const ModelWriter&) = delete;
-  ~ModelWriter() { discard(); }
-
-  // The tensors in the order they must be written.
-  const std::vector<TensorSpec>& specs() const { return specs_; }
-  WeightType weight_type() const { return type_; }
-  size_t current() const { return cur_; }  // index of the tensor being written
-  uint64_t file_size() const { return file_size_; }
-
-  // Appends n values of the current tensor. Matrix tensors take whole rows.
-  void write_f32(const float* x, size_t n) {
-    const TensorSpec& s = spec_now();
-    const WeightType t = storage_type(s, type_);
-    if (s.storage == StorageClass::Small || t == WeightType::F32) {
-      write_bytes(x, n * 4);
-      return;
-    }
-    const size_t cols = size_t(s.shape[1]);
-    if (n % cols != 0) throw Error(path_ + ": tensor " + s.name + ": write_f32 needs whole rows");
-    const size_t rows = n / cols;
-    if (t == WeightType::BF16) {
-      tmp_.resize(n * 2);
-      uint16_t* o = reinterpret_cast<uint16_t*>(tmp_.data());
-      for (size_t i = 0; i < n; ++i) o[i] = f32_to_bf16(x[i]);
-      write_bytes(tmp_.data(), tmp_.size());
-      return;
-    }
-    // Q8/Q4: quantize a block of rows; its values go out now, its scales are
-    // kept until the last row (they follow all values, tensor.hpp).
-    if (rows_done_ + rows > size_t(s.shape[0])) throw Error(path_ + ": tensor " + s.name + ": too many rows");
-    tmp_.resize(matrix_bytes(t, rows, cols));
-    quantize_matrix(t, x, rows, cols, tmp_.data());
-    const size_t vbytes = rows * row_bytes(t, cols);
-    const uint8_t* sc = tmp_.data() + scales_offset(t, rows, cols);
-    scales_.insert(scales_.end(), sc, sc + rows * ((cols + kQuantGroup - 1) / kQuantGroup) * 2);
-    put(tmp_.data(), vbytes);
-    rows_done_ += rows;
-    if (rows_done_ == size_t(s.shape[0])) {
-      const size_t total_rows = size_t(s.shape[0]);
-      const size_t pad = scales_offset(t, total_rows, cols) - total_rows * row_bytes(t, cols);
-      const std::vector<uint8_t> zeros(pad, 0);
-      put(zeros.data(), pad);
-      std::vector<uint8_t> sc_all;
-      sc_all.swap(scales_);
-      put(sc_all.data(), sc_all.size());
-    }
-  }
-
-  // Appends already-encoded bytes of the current tensor (its storage type).
-  void write_bytes(const void* p, size_t n) {
-    if (!scales_.empty() || rows_done_ != 0)
-      throw Error(path_ + ": tensor " + spec_now().name + ": mixing write_f32 and write_bytes");
-    put(static_cast<const uint8_t*>(p), n);
-  }
-
-  // Completes the file: header, metadata with CRCs, fsync, rename.
-  void finish() {
-    if (cur_ != specs_.size())
-      throw Error(path_ + ": tensor " + specs_[cur_].name + " was not written (" + std::to_string(written_) +
-                  " of " + std::to_string(sizes_[cur_]) + " bytes)");
-    flush();
-    for (size_t i = 0; i < crcs_.size(); ++i) std::memcpy(meta_.data() + crc_pos_[i], &crcs_[i], 4);
-    detail::ByteWriter h;
-    for (char c : kModelMagic) h.put<char>(c);
-    h.put<uint32_t>(kModelFormatVersion);
-    h.put<uint32_t>(uint32_t(type_));
-    h.put<uint64_t>(file_size_);
-    h.put<uint64_t>(meta_.size());
-    h.put<uint64_t>(data_offset_);
-    h.put<uint32_t>(n_config_);
-    h.put<uint32_t>(n_pieces_);
-    h.put<uint32_t>(uint32_t(specs_.size()));
-    h.put<uint32_t>(0);  // flags
-    uint32_t crc = detail::crc32(h.buf.data(), h.buf.size());
-    crc = detail::crc32(meta_.data(), meta_.size(), crc);
-    h.put<uint32_t>(crc);
-    h.put<uint32_t>(0);  // reserved
-    h.bytes(std::string(meta_.begin(), meta_.end()));
-    pwrite_all(h.buf.data(), h.buf.size(), 0);
-    if (fsync(fd_) != 0) throw Error(path_ + ": fsync failed: " + std::strerror(errno));
-    const int fd = fd_;
-    fd_ = -1;
-    if (::close(fd) != 0) {
-      ::unlink(tmp_path_.c_str());
-      throw Error(path_ + ": close failed: " + std::strerror(errno));
-    }
-    if (std::rename(tmp_path_.c_str(), path_.c_str()) != 0) {
-      const int e = errno;
-      ::unlink(tmp_path_.c_str());
-      throw Error(path_ + ": cannot rename the finished file into place: " + std::strerror(e));
-    }
-  }
-
- private:
-  static constexpr size_t kBuf = size_t(4) << 20;
-
-  const TensorSpec& spec_now() const {
-    if (cur_ >= specs_.size()) throw Error(path_ + ": all tensors are already written");
-    return specs_[cur_];
-  }
-  void start_tensor() {
-    written_ = 0;
-    rows_done_ = 0;
-    crc_ = 0;
-    while (cur_ < specs_.size() && sizes_[cur_] == 0) ++cur_;  // (no empty tensors exist)
-  }
-  // Tensor bytes: checked against the table, CRC'd, padded to the next tensor.
-  void put(const uint8_t* p, size_t n) {
-    const TensorSpec& s = spec_now();
-    if (written_ + n > sizes_[cur_])
-      throw Error(path_ + ": tensor " + s.name + ": more data than its " + std::to_string(sizes_[cur_]) + " bytes");
-    crc_ = detail::crc32(p, n, crc_);
-    append(p, n);
-    written_ += n;
-    pos_ += n;
-    if (written_ == sizes_[cur_]) {
-      crcs_[cur_] = crc_;
-      ++cur_;
-      if (cur_ < specs_.size()) {
-        const std::vector<uint8_t> zeros(size_t(offsets_[cur_] - pos_), 0);
-        append(zeros.data(), zeros.size());
-        pos_ = offsets_[cur_];
-      }
-      start_tensor();
-    }
-  }
-  void append(const uint8_t* p, size_t n) {
-    if (fd_ < 0) throw Error(path_ + ": writer is closed");
-    while (n > 0) {
-      const size_t k = std::min(n, kBuf - buf_.size());
-      buf_.insert(buf_.end(), p, p + k);
-      p += k;
-      n -= k;
-      if (buf_.size() == kBuf) flush();
-    }
-  }
-  void flush() {
-    size_t done = 0;
-    while (done < buf_.size()) {
-      const ssize_t k = ::write(fd_, buf_.data() + done, buf_.size() - done);
-      if (k < 0 && errno == EINTR) continue;
-      if (k <= 0) throw Error(path_ + ": write failed: " + std::strerror(k < 0 ? errno : EIO));
-      done += size_t(k);
-    }
-    buf_.clear();
-  }
-  void pwrite_all(const uint8_t* p, size_t n, uint64_t at) {
-    while (n > 0) {
-      const ssize_t k = ::pwrite(fd_, p, n, off_t(at));
-      if (k < 0 && errno == EINTR) continue;
-      if (k <= 0) throw Error(path_ + ": write failed: " + std::strerror(k < 0 ? errno : EIO));
-      p += k;
-      n -= size_t(k);
-      at += uint64_t(k);
-    }
-  }
-  void discard() noexcept {
-    if (fd_ >= 0) {
-      ::close(fd_);
-      fd_ = -1;
-      ::unlink(tmp_path_.c_str());
-    }
-  }
-
-  std::string path_, tmp_path_;
-  WeightType type_;
-  std::vector<TensorSpec> specs_;
-  std::vector<uint64_t> offsets_, sizes_;
-  std::vector<size_t> crc_pos_;
-  std::vector<uint32_t> crcs_;
-  std::vector<uint8_t> meta_, buf_, tmp_, scales_;
-  uint32_t n_config_ = 0, n_pieces_ = 0;
-  uint64_t data_offset_ = 0, file_size_ = 0, pos_ = 0, written_ = 0;
-  size_t cur_ = 0, rows_done_ = 0;
-  uint32_t crc_ = 0;
-  int fd_ = -1;
-};
-
 // ---- binding ----------------------------------------------------------------------
 
+// Points every view of Weights at its tensor in the mapping. open() has
+// checked every tensor's presence, shape and type against the same
+// enumeration, so nothing is checked twice here.
 inline Weights bind_weights(const ModelFile& f) {
-  const ModelConfig& c = f.config();
-  const size_t H = size_t(c.text.hidden_size), D = size_t(c.text.head_dim);
-  auto mat = [&](const std::string& name, size_t rows, size_t cols) {
-    MatView m = f.matrix(name);
-    if (m.rows != rows || m.cols != cols || m.type != f.weight_type())
-      throw Error(f.path() + ": tensor " + name + " has the wrong shape or type");
-    return m;
-  };
   Weights w;
-  const size_t q = size_t(c.text.num_attention_heads) * D, kv = size_t(c.text.num_key_value_heads) * D;
-  const size_t F = size_t(c.text.intermediate_size);
-  w.text.embed_tokens = mat("language_model.embed_tokens.weight", size_t(c.text.vocab_size), H);
-  for (int i = 0; i < c.text.num_hidden_layers; ++i) {
-    const std::string p = "language_model.layers." + std::to_string(i) + ".";
-    DecoderLayerWeights L;
-    L.q_proj = mat(p + "self_attn.q_proj.weight", q, H);
-    L.k_proj = mat(p + "self_attn.k_proj.weight", kv, H);
-    L.v_proj = mat(p + "self_attn.v_proj.weight", kv, H);
-    L.o_proj = mat(p + "self_attn.o_proj.weight", H, q);
-    L.q_norm = f.f32(p + "self_attn.q_norm.weight", D);
-    L.k_norm = f.f32(p + "self_attn.k_norm.weight", D);
-    L.gate_proj = mat(p + "mlp.gate_proj.weight", F, H);
-    L.up_proj = mat(p + "mlp.up_proj.weight", F, H);
-    L.down_proj = mat(p + "mlp.down_proj.weight", H, F);
-    L.input_layernorm = f.f32(p + "input_layernorm.weight", H);
-    L.post_attention_layernorm = f.f32(p + "post_attention_layernorm.weight", H);
-    L.pre_feedforward_layernorm = f.f32(p + "pre_feedforward_layernorm.weight", H);
-    L.post_feedforward_layernorm = f.f32(p + "post_feedforward_layernorm.weight", H);
-    w.text.layers.push_back(L);
-  }
-  w.text.norm = f.f32("language_model.norm.weight", H);
-  if (!c.has_vision) return w;
-
-  const size_t Hv = size_t(c.vision.hidden_size), I = size_t(c.vision.intermediate_size);
-  const size_t P = size_t(c.vision.patch_size), C = size_t(c.vision.num_channels);
-  const size_t np = size_t(c.patches_per_side()) * size_t(c.patches_per_side());
-  const std::string v = "vision_tower.vision_model.";
-  w.vision.patch_embedding = mat(v + "embeddings.patch_embedding.weight", Hv, C * P * P);
-  w.vision.patch_bias = f.f32(v + "embeddings.patch_embedding.bias", Hv);
-  w.vision.position_embedding = f.f32(v + "embeddings.position_embedding.weight", np * Hv);
-  for (int j = 0; j < c.vision.num_hidden_layers; ++j) {
-    const std::string p = v + "encoder.layers." + std::to_string(j) + ".";
-    VisionLayerWeights L;
-    L.q_proj = mat(p + "self_attn.q_proj.weight", Hv, Hv);
-    L.k_proj = mat(p + "self_attn.k_proj.weight", Hv, Hv);
-    L.v_proj = mat(p + "self_attn.v_proj.weight", Hv, Hv);
-    L.out_proj = mat(p + "self_attn.out_proj.weight", Hv, Hv);
-    L.fc1 = mat(p + "mlp.fc1.weight", I, Hv);
-    L.fc2 = mat(p + "mlp.fc2.weight", Hv, I);
-    L.q_bias = f.f32(p + "self_attn.q_proj.bias", Hv);
-    L.k_bias = f.f32(p + "self_attn.k_proj.bias", Hv);
-    L.v_bias = f.f32(p + "self_attn.v_proj.bias", Hv);
-    L.out_bias = f.f32(p + "self_attn.out_proj.bias", Hv);
-    L.fc1_bias = f.f32(p + "mlp.fc1.bias", I);
-    L.fc2_bias = f.f32(p + "mlp.fc2.bias", Hv);
-    L.layer_norm1_weight = f.f32(p + "layer_norm1.weight", Hv);
-    L.layer_norm1_bias = f.f32(p + "layer_norm1.bias", Hv);
-    L.layer_norm2_weight = f.f32(p + "layer_norm2.weight", Hv);
-    L.layer_norm2_bias = f.f32(p + "layer_norm2.bias", Hv);
-    w.vision.layers.push_back(L);
-  }
-  w.vision.post_layernorm_weight = f.f32(v + "post_layernorm.weight", Hv);
-  w.vision.post_layernorm_bias = f.f32(v + "post_layernorm.bias", Hv);
-  w.projector.mm_soft_emb_norm = f.f32("multi_modal_projector.mm_soft_emb_norm.weight", Hv);
-  w.projector.mm_input_projection = mat("multi_modal_projector.mm_input_projection_weight", H, Hv);
+  for_each_tensor(f.config(), &w, [&](const TensorSpec& s, TensorSlot slot) {
+    const TensorEntry* t = f.find(s.name);
+    if (t == nullptr) throw Error(f.path() + ": tensor " + s.name + " not found");  // (unreachable after open())
+    if (slot.matrix) *slot.matrix = MatView{t->type, size_t(t->shape[0]), size_t(t->shape[1]), t->data};
+    if (slot.vector) *slot.vector = reinterpret_cast<const float*>(t->data);  // f32, 64-byte aligned
+  });
   return w;
-}
-
-// The tokenizer stored in a model file (for tools that need only the tokenizer).
-inline Tokenizer load_tokenizer_from_model_file(const std::string& path) {
-  const ModelFile f = ModelFile::open(path);
-  return Tokenizer::from_data(f.tokenizer_data(), path);
 }
 
 }  // namespace gemma3

@@ -17,7 +17,7 @@
 // Each image is loaded (SessionOptions::images limits), preprocessed, encoded
 // by the vision tower and its soft tokens inserted at its image-token block
 // (spec §4.6), which attends to itself bidirectionally (spec §5.3). The
-// encoder's scratch (~0.2 GB at 4B shapes) exists only while a turn's images
+// encoder's scratch (≈ 0.12 GB at 4B shapes) exists only while a turn's images
 // are encoded.
 //
 // A Session owns a KV cache, so each turn only runs the new tokens. Text is
@@ -43,9 +43,9 @@
 #include "gemma3/image.hpp"
 #include "gemma3/kv_cache.hpp"
 #include "gemma3/model.hpp"
+#include "gemma3/prefill.hpp"
 #include "gemma3/sampler.hpp"
 #include "gemma3/tokenizer.hpp"
-#include "gemma3/vision.hpp"
 
 namespace gemma3 {
 
@@ -104,32 +104,6 @@ struct GenerateResult {
 // false to stop generating.
 using TokenCallback = std::function<bool(const std::string& text, int token)>;
 
-namespace detail {
-
-// Prefill chunking: the end of the chunk that starts at `pos` of n tokens,
-// at most `chunk` long, unless an image span would be split: then the chunk
-// ends before the span, or (a span longer than the chunk, or starting at
-// pos) holds all of it (spec §5.3). `spans` are sorted and disjoint.
-inline size_t prefill_chunk_end(size_t pos, size_t n, size_t chunk,
-                                const std::vector<ImageSpan>& spans) {
-  size_t end = std::min(n, pos + chunk);
-  for (const ImageSpan& s : spans) {
-    if (s.count == 0 || !(s.start < end && end < s.start + s.count)) continue;
-    end = s.start > pos ? s.start : s.start + s.count;
-  }
-  return end;
-}
-
-// The image blocks of a prompt: every maximal run of `image_id` (spec §5.3,
-// HF token_type_ids), in order.
-inline std::vector<ImageBlock> image_token_blocks(const std::vector<int>& ids, int image_id) {
-  std::vector<int> types(ids.size());
-  for (size_t i = 0; i < ids.size(); ++i) types[i] = ids[i] == image_id ? 1 : 0;
-  return image_blocks_from_token_types(types);
-}
-
-}  // namespace detail
-
 class Session {
  public:
   explicit Session(const Model& model, const SessionOptions& opt = {})
@@ -183,16 +157,17 @@ class Session {
       // prompt. A sampled token not yet in the cache (the reply was cut by
       // the budget or the callback) goes first; a stop token is replaced by
       // <end_of_turn>.
-      if (pending_ >= 0 && !is_stop(pending_)) ids.push_back(pending_);
-      ids.push_back(t.end_of_turn);
+      ids = with_pending({t.end_of_turn}, /*feed_stop=*/false);
       detail::encode_segments(model_->tokenizer(),
                               detail::render_chat_segments({ChatMessage("user", images.parts)}, true),
                               fmt, true, "\n", ids);
     }
     check_room(ids.size());  // before the (costly) encoding
+    const auto t2 = Clock::now();
     const EncodedImages enc = encode_images(ids, images);
+    const double encode_seconds = seconds(t2, Clock::now());
     GenerateResult r = run(ids, enc.spans, on_text, max_new_tokens, t0);
-    set_image_timings(images, enc, t0, t1);
+    set_image_timings(images, encode_seconds, t0, t1);
     ++turns_;
     return r;
   }
@@ -205,10 +180,7 @@ class Session {
                           size_t max_new_tokens = 2048) {
     if (turns_ > 0) throw Error("session: a chat is in progress; reset() before raw generation");
     raw_ = true;
-    std::vector<int> all;
-    if (pending_ >= 0) all.push_back(pending_);
-    all.insert(all.end(), ids.begin(), ids.end());
-    return run(all, {}, on_text, max_new_tokens, Clock::now());
+    return run(with_pending(ids), {}, on_text, max_new_tokens, Clock::now());
   }
 
   // The same with images: the image-token blocks of ids (maximal runs of the
@@ -221,14 +193,14 @@ class Session {
     const auto t0 = Clock::now();
     const TurnImages loaded = load_images(only_images(images));
     const auto t1 = Clock::now();
-    std::vector<int> all;
-    if (pending_ >= 0) all.push_back(pending_);
-    all.insert(all.end(), ids.begin(), ids.end());
+    const std::vector<int> all = with_pending(ids);
     check_room(all.size());
+    const auto t2 = Clock::now();
     const EncodedImages enc = encode_images(all, loaded);
+    const double encode_seconds = seconds(t2, Clock::now());
     raw_ = true;
     GenerateResult r = run(all, enc.spans, on_text, max_new_tokens, t0);
-    set_image_timings(loaded, enc, t0, t1);
+    set_image_timings(loaded, encode_seconds, t0, t1);
     return r;
   }
 
@@ -238,13 +210,9 @@ class Session {
   const std::vector<float>& prefill(const std::vector<int>& ids,
                                     const std::vector<ImageSpan>& images = {}) {
     if (turns_ == 0) raw_ = true;
-    std::vector<int> all;
+    const std::vector<int> all = with_pending(ids);
     std::vector<ImageSpan> spans = images;
-    if (pending_ >= 0) {
-      all.push_back(pending_);
-      for (ImageSpan& sp : spans) sp.start += 1;
-    }
-    all.insert(all.end(), ids.begin(), ids.end());
+    for (ImageSpan& sp : spans) sp.start += all.size() - ids.size();  // past the pending token
     feed(all, spans);
     pending_ = -1;
     return logits_;
@@ -255,9 +223,7 @@ class Session {
   const std::vector<float>& prefill_with_images(const std::vector<int>& ids,
                                                 const std::vector<ChatPart>& images) {
     const TurnImages loaded = load_images(only_images(images));
-    std::vector<int> all;
-    if (pending_ >= 0) all.push_back(pending_);
-    all.insert(all.end(), ids.begin(), ids.end());
+    const std::vector<int> all = with_pending(ids);
     check_room(all.size());
     const EncodedImages enc = encode_images(all, loaded);
     if (turns_ == 0) raw_ = true;
@@ -293,6 +259,17 @@ class Session {
     for (int s : model_->config().tokens.stop)
       if (s == id) return true;
     return false;
+  }
+
+  // ids preceded by the token sampled but not yet in the cache, if any (the
+  // previous reply was cut by the budget or the callback, or ended on a stop
+  // token). A chat turn passes feed_stop = false: the template closes the
+  // model's turn itself, so a stop token is not fed.
+  std::vector<int> with_pending(const std::vector<int>& ids, bool feed_stop = true) const {
+    std::vector<int> all;
+    if (pending_ >= 0 && (feed_stop || !is_stop(pending_))) all.push_back(pending_);
+    all.insert(all.end(), ids.begin(), ids.end());
+    return all;
   }
 
   void check_room(size_t n) const {
@@ -358,53 +335,21 @@ class Session {
     return out;
   }
 
-  // The vision tower's output for the image blocks of ids, and their spans.
-  struct EncodedImages {
-    std::vector<float> embeddings;  // [blocks, mm_tokens, hidden]
-    std::vector<ImageSpan> spans;   // point into embeddings
-    double seconds = 0;
-  };
-
   // Encodes images.pixels (spec §4.3–4.5) for the image blocks of ids, which
-  // must match them one to one.
-  EncodedImages encode_images(const std::vector<int>& ids, const TurnImages& images) {
-    const ModelConfig& cfg = model_->config();
-    const auto blocks = detail::image_token_blocks(ids, cfg.tokens.image);
-    if (blocks.size() != images.pixels.size())
-      throw Error("session: the prompt has " + std::to_string(blocks.size()) +
-                  " image blocks (runs of image token id " + std::to_string(cfg.tokens.image) +
-                  ") for " + std::to_string(images.pixels.size()) + " images");
-    const size_t T = size_t(cfg.mm_tokens_per_image), H = size_t(cfg.text.hidden_size);
-    for (size_t i = 0; i < blocks.size(); ++i)
-      if (blocks[i].count != T)
-        throw Error("session: image block " + std::to_string(i) + " at position " +
-                    std::to_string(blocks[i].start) + " has " + std::to_string(blocks[i].count) +
-                    " image tokens; the model takes " + std::to_string(T) + " per image");
-    EncodedImages out;
-    if (blocks.empty()) return out;
-    const auto t0 = Clock::now();
-    out.embeddings.resize(blocks.size() * T * H);
-    {
-      // Scratch for these images only (freed at the end of the scope).
-      VisionEncoder enc(cfg, model_->weights());
-      for (size_t i = 0; i < blocks.size(); ++i)
-        enc.encode(images.pixels[i], out.embeddings.data() + i * T * H, threads_);
-    }
-    for (size_t i = 0; i < blocks.size(); ++i)
-      out.spans.push_back({blocks[i].start, T, out.embeddings.data() + i * T * H});
-    out.seconds = seconds(t0, Clock::now());
-    return out;
+  // must match them one to one (prefill.hpp).
+  EncodedImages encode_images(const std::vector<int>& ids, const TurnImages& images) const {
+    return encode_image_blocks(*model_, ids, images.pixels, threads_, "session");
   }
 
-  void set_image_timings(const TurnImages& images, const EncodedImages& enc, Clock::time_point t0,
+  void set_image_timings(const TurnImages& images, double encode_seconds, Clock::time_point t0,
                          Clock::time_point t1) {
     timings_.images = images.pixels.size();
     timings_.image_load_seconds = images.pixels.empty() ? 0.0 : seconds(t0, t1);
-    timings_.image_encode_seconds = enc.seconds;
+    timings_.image_encode_seconds = images.pixels.empty() ? 0.0 : encode_seconds;
   }
 
   // Prefill ids in chunks of ≤ prefill_chunk tokens; an image span is never
-  // split (a chunk ends before it, or holds all of it).
+  // split (gemma3::prefill, prefill.hpp).
   void feed(const std::vector<int>& ids, const std::vector<ImageSpan>& images) {
     cache_.check_fits(ids.size());
     const Decoder& dec = model_->decoder();
@@ -413,19 +358,19 @@ class Session {
       if (ids[i] < 0 || size_t(ids[i]) >= dec.vocab_rows())
         throw Error("session: token id " + std::to_string(ids[i]) + " at position " + std::to_string(i) +
                     " is outside the vocabulary [0, " + std::to_string(dec.vocab_rows()) + ")");
-    size_t pos = 0;
-    while (pos < ids.size()) {
-      const size_t end = detail::prefill_chunk_end(pos, ids.size(), opt_.prefill_chunk, images);
-      std::vector<ImageSpan> local;
-      for (const ImageSpan& s : images)
-        if (s.count && s.start >= pos && s.start + s.count <= end)
-          local.push_back({s.start - pos, s.count, s.embeddings});
-      dec.forward(cache_, ids.data() + pos, end - pos, local, logits_.data(), false, buf_,
-                  threads_);
-      history_.insert(history_.end(), ids.begin() + std::ptrdiff_t(pos),
-                      ids.begin() + std::ptrdiff_t(end));
-      pos = end;
+    // history_ holds exactly the ids the cache took, even if a chunk throws.
+    const size_t before = cache_.length();
+    auto record = [&] {
+      history_.insert(history_.end(), ids.begin(), ids.begin() + std::ptrdiff_t(cache_.length() - before));
+    };
+    try {
+      gemma3::prefill(dec, cache_, ids.data(), ids.size(), images, opt_.prefill_chunk, logits_.data(), false, buf_,
+                      threads_);
+    } catch (...) {
+      record();
+      throw;
     }
+    record();
   }
 
   // Feeds ids (t0: when the call started) and samples until a stop.

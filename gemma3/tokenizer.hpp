@@ -30,7 +30,8 @@
 #include <utility>
 #include <vector>
 
-#include "gemma3/detail/json.hpp"
+#include "gemma3/detail/file_util.hpp"
+#include "gemma3/json.hpp"
 #include "gemma3/detail/sentencepiece_model.hpp"
 #include "gemma3/detail/tokenizer_tables.hpp"
 #include "gemma3/detail/tokenizer_json.hpp"
@@ -189,13 +190,10 @@ class Tokenizer {
       }
     }
     trie_.build(user_defined);
-    auto special = [&](const std::string& name, PieceType want) {
-      const int id = index_.find(name.data(), name.size());
-      return (id >= 0 && pieces_[static_cast<size_t>(id)].type == want) ? id : -1;
-    };
-    bos_id_ = special(opt_.bos_piece, PieceType::Control);
-    eos_id_ = special(opt_.eos_piece, PieceType::Control);
-    pad_id_ = special(opt_.pad_piece, PieceType::Control);
+    const SpecialIds ids = special_ids(pieces_, opt_);
+    bos_id_ = ids.bos;
+    eos_id_ = ids.eos;
+    pad_id_ = ids.pad;
   }
 
   // Step 1: SentencePiece's Normalizer::Normalize with an identity character map.
@@ -226,7 +224,7 @@ class Tokenizer {
         ++i;
         continue;
       }
-      const size_t n = detail::json::utf8_seq_len(in, i);
+      const size_t n = detail::utf8_seq_len(in, i);
       if (n == 0) {  // malformed: U+FFFD for this one byte
         out.append(detail::kReplacementChar);
         ++i;
@@ -410,7 +408,7 @@ class Tokenizer {
     size_t off = 0;
     const size_t before = out.size();
     while (off < b.size()) {
-      const size_t n = detail::json::utf8_seq_len(b, off);
+      const size_t n = detail::utf8_seq_len(b, off);
       if (n > 0) {
         out.append(b.data() + off, n);
         off += n;

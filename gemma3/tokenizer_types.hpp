@@ -49,4 +49,25 @@ struct TokenizerData {
   TokenizerOptions options;
 };
 
+// The special ids by SentencePiece's rule, the one rule for them: bos, eos and
+// pad are the Control pieces named by the options, unk the Unknown piece; -1
+// when there is none. (Tokenizer::bos_id() etc. and the model-file writer.)
+struct SpecialIds {
+  int bos = -1, eos = -1, pad = -1, unk = -1;
+};
+
+inline SpecialIds special_ids(const std::vector<Piece>& pieces, const TokenizerOptions& o) {
+  SpecialIds ids;
+  for (size_t i = 0; i < pieces.size(); ++i) {
+    const Piece& p = pieces[i];
+    const int id = int(i);
+    if (p.type == PieceType::Unknown && ids.unk < 0) ids.unk = id;
+    if (p.type != PieceType::Control) continue;
+    if (p.text == o.bos_piece && ids.bos < 0) ids.bos = id;
+    if (p.text == o.eos_piece && ids.eos < 0) ids.eos = id;
+    if (p.text == o.pad_piece && ids.pad < 0) ids.pad = id;
+  }
+  return ids;
+}
+
 }  // namespace gemma3

@@ -67,7 +67,7 @@ using VisionObserver = std::function<void(const std::string& name, int layer, co
 // shared read-only).
 class VisionEncoder {
  public:
-  // Checks the config and every weight's presence and shape; throws Error.
+  // cfg and w as loaded (or checked by validate_weights); w must outlive it.
   VisionEncoder(const ModelConfig& cfg, const Weights& w);
 
   size_t num_patches() const { return N_; }      // (S/p)²
@@ -89,7 +89,8 @@ class VisionEncoder {
 
   const VisionWeights* vw_;
   const ProjectorWeights* pw_;
-  size_t C_, S_, p_, P_, N_, Hv_, heads_, dh_, I_, pool_, T_, H_;
+  // channels, image size, patch size, patches per side, patches, widths, heads, pooling, tokens
+  size_t C_, S_, patch_, grid_, N_, Hv_, heads_, dh_, I_, pool_, T_, H_;
   float ln_eps_, mm_eps_, attn_scale_;
 
   std::vector<float> x_;           // [N, Hv] the residual stream
@@ -160,95 +161,37 @@ inline MatView f32_matrix(const float* data, size_t rows, size_t cols) {
   return m;
 }
 
-inline void check_matrix(const MatView& m, size_t rows, size_t cols, const std::string& name) {
-  if (m.data == nullptr)
-    throw Error("vision: weight " + name + " is missing (model without a vision tower?)");
-  if (m.rows != rows || m.cols != cols)
-    throw Error("vision: weight " + name + " is [" + std::to_string(m.rows) + ", " +
-                std::to_string(m.cols) + "], expected [" + std::to_string(rows) + ", " +
-                std::to_string(cols) + "]");
-}
-
-inline void check_vector(const float* p, const std::string& name) {
-  if (p == nullptr) throw Error("vision: weight " + name + " is missing");
-}
-
 }  // namespace detail
 
+// Derived sizes only: the config and weights are taken as valid (checked by
+// ModelFile::open for a loaded model, by validate_weights() for weights built
+// in memory).
 inline VisionEncoder::VisionEncoder(const ModelConfig& cfg, const Weights& w)
     : vw_(&w.vision), pw_(&w.projector) {
-  const VisionConfig& v = cfg.vision;
   if (!cfg.has_vision) throw Error("vision: this model has no vision tower (text-only)");
-  auto positive = [](int value, const char* field) {
-    if (value <= 0)
-      throw Error(std::string("vision: config ") + field + " = " + std::to_string(value) +
-                  " must be positive");
-    return size_t(value);
-  };
-  C_ = positive(v.num_channels, "vision_config.num_channels");
-  S_ = positive(v.image_size, "vision_config.image_size");
-  p_ = positive(v.patch_size, "vision_config.patch_size");
-  Hv_ = positive(v.hidden_size, "vision_config.hidden_size");
-  heads_ = positive(v.num_attention_heads, "vision_config.num_attention_heads");
-  I_ = positive(v.intermediate_size, "vision_config.intermediate_size");
-  H_ = positive(cfg.text.hidden_size, "text_config.hidden_size");
-  T_ = positive(cfg.mm_tokens_per_image, "mm_tokens_per_image");
-  if (S_ % p_ != 0)
-    throw Error("vision: image_size " + std::to_string(S_) + " is not a multiple of patch_size " +
-                std::to_string(p_));
-  if (Hv_ % heads_ != 0)
-    throw Error("vision: hidden_size " + std::to_string(Hv_) + " is not a multiple of " +
-                "num_attention_heads " + std::to_string(heads_));
-  P_ = S_ / p_;  // patches per side
-  N_ = P_ * P_;
+  const VisionConfig& v = cfg.vision;
+  C_ = size_t(v.num_channels);
+  S_ = size_t(v.image_size);
+  patch_ = size_t(v.patch_size);
+  Hv_ = size_t(v.hidden_size);
+  heads_ = size_t(v.num_attention_heads);
+  I_ = size_t(v.intermediate_size);
+  H_ = size_t(cfg.text.hidden_size);
+  T_ = size_t(cfg.mm_tokens_per_image);
+  grid_ = S_ / patch_;  // patches per side
+  N_ = grid_ * grid_;
   dh_ = Hv_ / heads_;
   // spec §4.5: tokens_per_side = √T, kernel = patches_per_side / tokens_per_side.
-  const size_t tps = size_t(cfg.tokens_per_side());
-  if (tps * tps != T_ || P_ % tps != 0)
-    throw Error("vision: mm_tokens_per_image " + std::to_string(T_) +
-                " must be the square of a divisor of patches per side " + std::to_string(P_));
-  pool_ = P_ / tps;
-  if (!(v.layer_norm_eps > 0))
-    throw Error("vision: config vision_config.layer_norm_eps must be positive");
+  pool_ = grid_ / size_t(cfg.tokens_per_side());
   ln_eps_ = float(v.layer_norm_eps);
   // spec §1.4: HF's mm_soft_emb_norm takes eps from vision_config.layer_norm_eps.
   mm_eps_ = float(v.layer_norm_eps);
   attn_scale_ = float(1.0 / std::sqrt(double(dh_)));  // spec §4.4: head_dim^-0.5
 
-  // Every weight present and of the right shape (bind_weights checks too;
-  // Weights built by hand, e.g. in the benchmark, are checked here).
-  using detail::check_matrix;
-  using detail::check_vector;
-  const VisionWeights& W = w.vision;
-  check_matrix(W.patch_embedding, Hv_, C_ * p_ * p_, "patch_embedding");
-  check_vector(W.patch_bias, "patch_embedding.bias");
-  check_vector(W.position_embedding, "position_embedding");
-  if (W.layers.size() != size_t(v.num_hidden_layers))
-    throw Error("vision: " + std::to_string(W.layers.size()) + " encoder layers bound, config says " +
-                std::to_string(v.num_hidden_layers));
-  for (size_t i = 0; i < W.layers.size(); ++i) {
-    const VisionLayerWeights& L = W.layers[i];
-    const std::string n = "encoder.layers." + std::to_string(i) + ".";
-    check_matrix(L.q_proj, Hv_, Hv_, n + "q_proj");
-    check_matrix(L.k_proj, Hv_, Hv_, n + "k_proj");
-    check_matrix(L.v_proj, Hv_, Hv_, n + "v_proj");
-    check_matrix(L.out_proj, Hv_, Hv_, n + "out_proj");
-    check_matrix(L.fc1, I_, Hv_, n + "fc1");
-    check_matrix(L.fc2, Hv_, I_, n + "fc2");
-    for (const float* b : {L.q_bias, L.k_bias, L.v_bias, L.out_bias, L.fc1_bias, L.fc2_bias,
-                           L.layer_norm1_weight, L.layer_norm1_bias, L.layer_norm2_weight,
-                           L.layer_norm2_bias})
-      check_vector(b, n + "bias/norm");
-  }
-  check_vector(W.post_layernorm_weight, "post_layernorm.weight");
-  check_vector(W.post_layernorm_bias, "post_layernorm.bias");
-  check_vector(w.projector.mm_soft_emb_norm, "mm_soft_emb_norm");
-  check_matrix(w.projector.mm_input_projection, H_, Hv_, "mm_input_projection (stored [H, Hv])");
-
   x_.resize(N_ * Hv_);
   a_.resize(N_ * Hv_);
   proj_.resize(N_ * Hv_);
-  work_.resize(std::max(3 * N_ * Hv_, N_ * C_ * p_ * p_));
+  work_.resize(std::max(3 * N_ * Hv_, N_ * C_ * patch_ * patch_));
   // The MLP runs on as many patches at a time as its activations fit in work_
   // (for the 4B: 3289 of 4096, so two passes; any split gives the same bits).
   mlp_rows_ = std::min(N_, std::max<size_t>(1, work_.size() / I_));
@@ -271,9 +214,9 @@ inline void VisionEncoder::encode(const float* pixel_values, float* out,
   // spec §4.3: the p×p stride-p convolution is a matmul over flattened
   // patches (patch t = r·P + q; column c·p·p + dy·p + dx, the Conv2d weight
   // order), plus the bias; then the learned position embedding of patch t.
-  ops::im2col_patches(pixel_values, C_, S_, p_, patches());
+  ops::im2col_patches(pixel_values, C_, S_, patch_, patches());
   ops::matmul(W.patch_embedding, patches(), N_, x, tc, W.patch_bias);
-  ops::add(W.position_embedding, x, N_ * Hv_);
+  ops::add_into(W.position_embedding, x, N_ * Hv_);
   observe("vision.embeddings", -1, x, N_, Hv_);
 
   for (size_t i = 0; i < W.layers.size(); ++i) {
@@ -286,7 +229,7 @@ inline void VisionEncoder::encode(const float* pixel_values, float* out,
   observe("vision.last_hidden", -1, x, N_, Hv_);
 
   // spec §4.5: the projector. The sequence is the P×P grid, row-major.
-  ops::avg_pool_2d(x, P_, P_, Hv_, pool_, pooled_.data());
+  ops::avg_pool_2d(x, grid_, grid_, Hv_, pool_, pooled_.data());
   observe("mm.pooled", -1, pooled_.data(), T_, Hv_);
   ops::rms_norm(pooled_.data(), pw_->mm_soft_emb_norm, T_, Hv_, mm_eps_, normed_.data());
   observe("mm.normed", -1, normed_.data(), T_, Hv_);
@@ -314,7 +257,7 @@ inline void VisionEncoder::encoder_layer(const VisionLayerWeights& L,
   attention(tc);  // context (heads concatenated) → a_
   ops::matmul(L.out_proj, a, N_, proj, tc, L.out_bias);
   for_row_blocks(N_, tc, [&](size_t r0, size_t r1) {
-    ops::add(proj + r0 * Hv_, x + r0 * Hv_, (r1 - r0) * Hv_);
+    ops::add_into(proj + r0 * Hv_, x + r0 * Hv_, (r1 - r0) * Hv_);
   });
 
   // MLP block: x += fc2(GELU_tanh(fc1(LayerNorm2(x)))), mlp_rows_ patches
@@ -327,7 +270,7 @@ inline void VisionEncoder::encoder_layer(const VisionLayerWeights& L,
     ops::matmul(L.fc2, mlp(), n, a + p0 * Hv_, tc, L.fc2_bias);  // a's rows p0… are done with
   }
   for_row_blocks(N_, tc, [&](size_t r0, size_t r1) {
-    ops::add(a + r0 * Hv_, x + r0 * Hv_, (r1 - r0) * Hv_);
+    ops::add_into(a + r0 * Hv_, x + r0 * Hv_, (r1 - r0) * Hv_);
   });
 }
 

@@ -22,6 +22,8 @@
 #include <vector>
 
 #include "gemma3/config.hpp"
+#include "gemma3/detail/config_fields.hpp"
+#include "gemma3/error.hpp"
 #include "gemma3/tensor.hpp"
 
 namespace gemma3 {
@@ -97,84 +99,6 @@ inline std::vector<std::string> projector_names(const std::string& x) {
 
 }  // namespace detail
 
-// Every tensor of a model with config `cfg`, in file order. No vision tensors
-// when !cfg.has_vision.
-inline std::vector<TensorSpec> tensor_table(const ModelConfig& cfg) {
-  using detail::make_spec;
-  const auto M = StorageClass::Matrix;
-  const auto S = StorageClass::Small;
-  const TextConfig& t = cfg.text;
-  const uint64_t H = uint64_t(t.hidden_size), D = uint64_t(t.head_dim);
-  const uint64_t Nq = uint64_t(t.num_attention_heads), Nkv = uint64_t(t.num_key_value_heads);
-  const uint64_t F = uint64_t(t.intermediate_size), V = uint64_t(t.vocab_size);
-  std::vector<TensorSpec> out;
-
-  auto text = [&](const std::string& x, StorageClass c, std::vector<uint64_t> shape) {
-    out.push_back(make_spec("language_model." + x, c, std::move(shape), detail::text_names(x)));
-  };
-  text("embed_tokens.weight", M, {V, H});
-  for (int i = 0; i < t.num_hidden_layers; ++i) {
-    const std::string p = "layers." + std::to_string(i) + ".";
-    text(p + "input_layernorm.weight", S, {H});
-    text(p + "self_attn.q_proj.weight", M, {Nq * D, H});
-    text(p + "self_attn.k_proj.weight", M, {Nkv * D, H});
-    text(p + "self_attn.v_proj.weight", M, {Nkv * D, H});
-    text(p + "self_attn.o_proj.weight", M, {H, Nq * D});
-    text(p + "self_attn.q_norm.weight", S, {D});
-    text(p + "self_attn.k_norm.weight", S, {D});
-    text(p + "post_attention_layernorm.weight", S, {H});
-    text(p + "pre_feedforward_layernorm.weight", S, {H});
-    text(p + "mlp.gate_proj.weight", M, {F, H});
-    text(p + "mlp.up_proj.weight", M, {F, H});
-    text(p + "mlp.down_proj.weight", M, {H, F});
-    text(p + "post_feedforward_layernorm.weight", S, {H});
-  }
-  text("norm.weight", S, {H});
-  if (!cfg.has_vision) return out;
-
-  const VisionConfig& v = cfg.vision;
-  const uint64_t Hv = uint64_t(v.hidden_size), I = uint64_t(v.intermediate_size);
-  const uint64_t C = uint64_t(v.num_channels), P = uint64_t(v.patch_size);
-  const uint64_t np = uint64_t(cfg.patches_per_side()) * uint64_t(cfg.patches_per_side());
-  auto vis = [&](const std::string& x, StorageClass c, std::vector<uint64_t> shape) {
-    out.push_back(make_spec("vision_tower.vision_model." + x, c, std::move(shape),
-                            detail::vision_names(x)));
-  };
-  // Conv2d weight [Hv, C, p, p] read as the matrix [Hv, C·p·p] (same bytes).
-  out.push_back(make_spec("vision_tower.vision_model.embeddings.patch_embedding.weight", M,
-                          {Hv, C * P * P},
-                          detail::vision_names("embeddings.patch_embedding.weight"),
-                          SourceLayout::AsIs, {Hv, C, P, P}));
-  vis("embeddings.patch_embedding.bias", S, {Hv});
-  vis("embeddings.position_embedding.weight", S, {np, Hv});
-  for (int j = 0; j < v.num_hidden_layers; ++j) {
-    const std::string p = "encoder.layers." + std::to_string(j) + ".";
-    vis(p + "layer_norm1.weight", S, {Hv});
-    vis(p + "layer_norm1.bias", S, {Hv});
-    for (const char* proj : {"q_proj", "k_proj", "v_proj", "out_proj"}) {
-      vis(p + "self_attn." + proj + ".weight", M, {Hv, Hv});
-      vis(p + "self_attn." + proj + ".bias", S, {Hv});
-    }
-    vis(p + "layer_norm2.weight", S, {Hv});
-    vis(p + "layer_norm2.bias", S, {Hv});
-    vis(p + "mlp.fc1.weight", M, {I, Hv});
-    vis(p + "mlp.fc1.bias", S, {I});
-    vis(p + "mlp.fc2.weight", M, {Hv, I});
-    vis(p + "mlp.fc2.bias", S, {Hv});
-  }
-  vis("post_layernorm.weight", S, {Hv});
-  vis("post_layernorm.bias", S, {Hv});
-
-  out.push_back(make_spec("multi_modal_projector.mm_soft_emb_norm.weight", S, {Hv},
-                          detail::projector_names("mm_soft_emb_norm.weight")));
-  // spec §2.2: HF stores [Hv, H] and computes x·W; we store Wᵀ = [H, Hv] so
-  // that, like every other matrix, it is [out, in].
-  out.push_back(make_spec("multi_modal_projector.mm_input_projection_weight", M, {H, Hv},
-                          detail::projector_names("mm_input_projection_weight"),
-                          SourceLayout::Transpose, {Hv, H}));
-  return out;
-}
-
 // ---- typed views (what the decoder / vision code reads) ---------------------
 
 struct DecoderLayerWeights {
@@ -223,13 +147,159 @@ struct Weights {
   ProjectorWeights projector;
 };
 
-class ModelFile;
-// Binds every tensor of an open model file (presence, type and shape are
-// checked again here). Defined in gemma3/model_file.hpp.
-inline Weights bind_weights(const ModelFile& file);
+// Where a tensor binds in Weights: exactly one of the two is set (both are
+// null when for_each_tensor runs without Weights). A MatView slot means the
+// tensor is a Matrix, a `const float*` slot that it is Small (f32).
+struct TensorSlot {
+  MatView* matrix = nullptr;
+  const float** vector = nullptr;
+};
+
+enum class TensorParts : uint8_t { All, Text, Vision };  // Vision: tower + projector
+
+// THE enumeration of a model's tensors (in the spirit of gemma.cpp's
+// ForEachTensor): calls visit(const TensorSpec&, TensorSlot) for every tensor
+// of `cfg`, in file order, and when `w` is given, with the view in *w the
+// tensor binds to (w's layer lists are resized to the config). The table, the
+// loader's binding and the validation of in-memory weights are all this loop.
+// No vision tensors when !cfg.has_vision.
+template <class Visit>
+inline void for_each_tensor(const ModelConfig& cfg, Weights* w, const Visit& visit,
+                            TensorParts parts = TensorParts::All) {
+  Weights scratch;  // the slots' targets when the caller binds nothing
+  Weights& W = w ? *w : scratch;
+  auto M = [](MatView& m) { return TensorSlot{&m, nullptr}; };
+  auto S = [](const float*& v) { return TensorSlot{nullptr, &v}; };
+  auto emit = [&](std::string name, std::vector<uint64_t> shape, std::vector<std::string> hf_names,
+                  TensorSlot slot, SourceLayout layout = SourceLayout::AsIs,
+                  std::vector<uint64_t> hf_shape = {}) {
+    const StorageClass storage = slot.matrix ? StorageClass::Matrix : StorageClass::Small;
+    visit(detail::make_spec(std::move(name), storage, std::move(shape), std::move(hf_names), layout,
+                            std::move(hf_shape)),
+          w ? slot : TensorSlot{});
+  };
+
+  const TextConfig& t = cfg.text;
+  const uint64_t H = uint64_t(t.hidden_size), D = uint64_t(t.head_dim);
+  const uint64_t Nq = uint64_t(t.num_attention_heads), Nkv = uint64_t(t.num_key_value_heads);
+  const uint64_t F = uint64_t(t.intermediate_size), V = uint64_t(t.vocab_size);
+  if (parts != TensorParts::Vision) {
+    auto text = [&](const std::string& x, TensorSlot slot, std::vector<uint64_t> shape) {
+      emit("language_model." + x, std::move(shape), detail::text_names(x), slot);
+    };
+    TextWeights& tw = W.text;
+    text("embed_tokens.weight", M(tw.embed_tokens), {V, H});  // also the tied LM head
+    tw.layers.resize(size_t(t.num_hidden_layers));
+    for (int i = 0; i < t.num_hidden_layers; ++i) {
+      DecoderLayerWeights& L = tw.layers[size_t(i)];
+      const std::string p = "layers." + std::to_string(i) + ".";
+      text(p + "input_layernorm.weight", S(L.input_layernorm), {H});
+      text(p + "self_attn.q_proj.weight", M(L.q_proj), {Nq * D, H});
+      text(p + "self_attn.k_proj.weight", M(L.k_proj), {Nkv * D, H});
+      text(p + "self_attn.v_proj.weight", M(L.v_proj), {Nkv * D, H});
+      text(p + "self_attn.o_proj.weight", M(L.o_proj), {H, Nq * D});
+      text(p + "self_attn.q_norm.weight", S(L.q_norm), {D});
+      text(p + "self_attn.k_norm.weight", S(L.k_norm), {D});
+      text(p + "post_attention_layernorm.weight", S(L.post_attention_layernorm), {H});
+      text(p + "pre_feedforward_layernorm.weight", S(L.pre_feedforward_layernorm), {H});
+      text(p + "mlp.gate_proj.weight", M(L.gate_proj), {F, H});
+      text(p + "mlp.up_proj.weight", M(L.up_proj), {F, H});
+      text(p + "mlp.down_proj.weight", M(L.down_proj), {H, F});
+      text(p + "post_feedforward_layernorm.weight", S(L.post_feedforward_layernorm), {H});
+    }
+    text("norm.weight", S(tw.norm), {H});
+  }
+  if (!cfg.has_vision || parts == TensorParts::Text) return;
+
+  const VisionConfig& v = cfg.vision;
+  const uint64_t Hv = uint64_t(v.hidden_size), I = uint64_t(v.intermediate_size);
+  const uint64_t C = uint64_t(v.num_channels), P = uint64_t(v.patch_size);
+  const uint64_t np = uint64_t(cfg.patches_per_side()) * uint64_t(cfg.patches_per_side());
+  auto vis = [&](const std::string& x, TensorSlot slot, std::vector<uint64_t> shape) {
+    emit("vision_tower.vision_model." + x, std::move(shape), detail::vision_names(x), slot);
+  };
+  VisionWeights& vw = W.vision;
+  // Conv2d weight [Hv, C, p, p] read as the matrix [Hv, C·p·p] (same bytes).
+  emit("vision_tower.vision_model.embeddings.patch_embedding.weight", {Hv, C * P * P},
+       detail::vision_names("embeddings.patch_embedding.weight"), M(vw.patch_embedding),
+       SourceLayout::AsIs, {Hv, C, P, P});
+  vis("embeddings.patch_embedding.bias", S(vw.patch_bias), {Hv});
+  vis("embeddings.position_embedding.weight", S(vw.position_embedding), {np, Hv});
+  vw.layers.resize(size_t(v.num_hidden_layers));
+  for (int j = 0; j < v.num_hidden_layers; ++j) {
+    VisionLayerWeights& L = vw.layers[size_t(j)];
+    const std::string p = "encoder.layers." + std::to_string(j) + ".";
+    vis(p + "layer_norm1.weight", S(L.layer_norm1_weight), {Hv});
+    vis(p + "layer_norm1.bias", S(L.layer_norm1_bias), {Hv});
+    vis(p + "self_attn.q_proj.weight", M(L.q_proj), {Hv, Hv});
+    vis(p + "self_attn.q_proj.bias", S(L.q_bias), {Hv});
+    vis(p + "self_attn.k_proj.weight", M(L.k_proj), {Hv, Hv});
+    vis(p + "self_attn.k_proj.bias", S(L.k_bias), {Hv});
+    vis(p + "self_attn.v_proj.weight", M(L.v_proj), {Hv, Hv});
+    vis(p + "self_attn.v_proj.bias", S(L.v_bias), {Hv});
+    vis(p + "self_attn.out_proj.weight", M(L.out_proj), {Hv, Hv});
+    vis(p + "self_attn.out_proj.bias", S(L.out_bias), {Hv});
+    vis(p + "layer_norm2.weight", S(L.layer_norm2_weight), {Hv});
+    vis(p + "layer_norm2.bias", S(L.layer_norm2_bias), {Hv});
+    vis(p + "mlp.fc1.weight", M(L.fc1), {I, Hv});
+    vis(p + "mlp.fc1.bias", S(L.fc1_bias), {I});
+    vis(p + "mlp.fc2.weight", M(L.fc2), {Hv, I});
+    vis(p + "mlp.fc2.bias", S(L.fc2_bias), {Hv});
+  }
+  vis("post_layernorm.weight", S(vw.post_layernorm_weight), {Hv});
+  vis("post_layernorm.bias", S(vw.post_layernorm_bias), {Hv});
+
+  ProjectorWeights& pw = W.projector;
+  emit("multi_modal_projector.mm_soft_emb_norm.weight", {Hv},
+       detail::projector_names("mm_soft_emb_norm.weight"), S(pw.mm_soft_emb_norm));
+  // spec §2.2: HF stores [Hv, H] and computes x·W; we store Wᵀ = [H, Hv] so
+  // that, like every other matrix, it is [out, in].
+  emit("multi_modal_projector.mm_input_projection_weight", {H, Hv},
+       detail::projector_names("mm_input_projection_weight"), M(pw.mm_input_projection),
+       SourceLayout::Transpose, {Hv, H});
+}
+
+// Every tensor of a model with config `cfg`, in file order.
+inline std::vector<TensorSpec> tensor_table(const ModelConfig& cfg) {
+  std::vector<TensorSpec> out;
+  for_each_tensor(cfg, nullptr, [&](const TensorSpec& s, TensorSlot) { out.push_back(s); });
+  return out;
+}
+
+// Checks weights built in memory (not loaded from a file, whose loader
+// checks them): the config (detail::validate_config), then that every view of
+// `parts` is set and every matrix has the table's shape. The Decoder and
+// VisionEncoder take their inputs as valid; call this once before them.
+inline void validate_weights(const ModelConfig& cfg, const Weights& w,
+                             TensorParts parts = TensorParts::All) {
+  const std::string where = "weights";
+  detail::validate_config(cfg, where);
+  if (parts == TensorParts::Vision && !cfg.has_vision)
+    throw Error(where + ": the config has no vision tower (text-only)");
+  auto count = [&](size_t have, int want, const char* what) {
+    if (have != size_t(want))
+      throw Error(where + ": " + std::to_string(have) + " " + what + " bound, the config says " +
+                  std::to_string(want));
+  };
+  if (parts != TensorParts::Vision)
+    count(w.text.layers.size(), cfg.text.num_hidden_layers, "decoder layers");
+  if (parts != TensorParts::Text && cfg.has_vision)
+    count(w.vision.layers.size(), cfg.vision.num_hidden_layers, "vision encoder layers");
+  Weights copy = w;  // same layer counts, so the enumeration resizes nothing
+  for_each_tensor(
+      cfg, &copy,
+      [&](const TensorSpec& s, TensorSlot slot) {
+        if (slot.vector && *slot.vector == nullptr)
+          throw Error(where + ": tensor " + s.name + " is missing");
+        if (!slot.matrix) return;
+        const MatView& m = *slot.matrix;
+        if (m.data == nullptr) throw Error(where + ": tensor " + s.name + " is missing");
+        if (m.rows != s.shape[0] || m.cols != s.shape[1])
+          throw Error(where + ": tensor " + s.name + " is [" + std::to_string(m.rows) + ", " +
+                      std::to_string(m.cols) + "], the config implies [" +
+                      std::to_string(s.shape[0]) + ", " + std::to_string(s.shape[1]) + "]");
+      },
+      parts);
+}
 
 }  // namespace gemma3
-
-// ModelFile needs the table above and defines bind_weights(); including it
-// here lets users include either header first.
-#include "gemma3/model_file.hpp"

@@ -12,7 +12,7 @@
 #include "text_goldens.hpp"
 
 using namespace gemma3;
-namespace json = gemma3::detail::json;
+namespace json = gemma3::json;
 
 namespace {
 

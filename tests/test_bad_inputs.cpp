@@ -19,10 +19,11 @@
 
 #include "fmt_test_util.hpp"
 #include "gemma3/detail/crc32.hpp"
-#include "gemma3/detail/hf_convert.hpp"
-#include "gemma3/detail/safetensors.hpp"
+#include "gemma3/convert/hf_checkpoint.hpp"
+#include "gemma3/convert/safetensors.hpp"
 #include "gemma3/image.hpp"
 #include "gemma3/model_file.hpp"
+#include "gemma3/model_writer.hpp"
 #include "gemma3/session.hpp"
 #include "gemma3/tokenizer.hpp"
 
@@ -56,6 +57,7 @@ namespace {
 
 using namespace fmt_test;
 namespace d = gemma3::detail;
+namespace cv = gemma3::convert;
 using gemma3::WeightType;
 
 struct AllocProbe {
@@ -101,9 +103,9 @@ size_t cfg_value(const std::vector<uint8_t>& b, const std::string& key) {
 const std::vector<uint8_t>& tiny_file_bytes() {
   static const std::vector<uint8_t> bytes = [] {
     TempDir tmp;
-    d::ConvertOptions o;
+    cv::ConvertOptions o;
     o.type = WeightType::F32;
-    d::convert_hf_checkpoint(kTiny, tmp / "m.g3", o);
+    cv::convert_hf_checkpoint(kTiny, tmp / "m.g3", o);
     return read_bytes(tmp / "m.g3");
   }();
   return bytes;
@@ -308,9 +310,9 @@ TEST_CASE("bad config.json for the converter: inconsistent and absurd values, no
     write_text(dir + "/config.json", cases[i].json);
     const std::string out_dir = tmp / ("out" + std::to_string(i));
     ::mkdir(out_dir.c_str(), 0755);
-    d::ConvertOptions o;
+    cv::ConvertOptions o;
     o.type = WeightType::Q4;
-    CHECK_ERROR_CONTAINS(error_of([&] { d::convert_hf_checkpoint(dir, out_dir + "/m.g3", o); }), cases[i].needle);
+    CHECK_ERROR_CONTAINS(error_of([&] { cv::convert_hf_checkpoint(dir, out_dir + "/m.g3", o); }), cases[i].needle);
     CHECK(list_dir(out_dir).empty());  // neither the output nor a temp file
   }
 }
@@ -327,9 +329,9 @@ TEST_CASE("converter: a failure while writing tensors (disk full) leaves no file
   rlimit lim = old;
   lim.rlim_cur = 256 << 10;  // the f32 file is ~1.3 MB
   REQUIRE(setrlimit(RLIMIT_FSIZE, &lim) == 0);
-  d::ConvertOptions o;
+  cv::ConvertOptions o;
   o.type = WeightType::F32;
-  const std::string msg = error_of([&] { d::convert_hf_checkpoint(kTiny, out_dir + "/m.g3", o); });
+  const std::string msg = error_of([&] { cv::convert_hf_checkpoint(kTiny, out_dir + "/m.g3", o); });
   setrlimit(RLIMIT_FSIZE, &old);
   std::signal(SIGXFSZ, old_handler);
   CHECK_ERROR_CONTAINS(msg, "write failed");
@@ -347,13 +349,13 @@ TEST_CASE("bad safetensors: lying header lengths fail before allocating") {
     CAPTURE(lie);
     set_le<uint64_t>(b, 0, lie);
     AllocProbe probe;
-    const std::string msg = error_of([&] { d::parse_safetensors(b.data(), b.size(), "x.safetensors"); });
+    const std::string msg = error_of([&] { cv::parse_safetensors(b.data(), b.size(), "x.safetensors"); });
     CHECK_ERROR_CONTAINS(msg, "x.safetensors: safetensors header length " + std::to_string(lie));
     CHECK(probe.max_single() < 4096);
   }
   // A header length shorter than the JSON: the JSON is cut and rejected.
   set_le<uint64_t>(b, 0, 1);
-  CHECK_ERROR_CONTAINS(error_of([&] { d::parse_safetensors(b.data(), b.size(), "x.safetensors"); }),
+  CHECK_ERROR_CONTAINS(error_of([&] { cv::parse_safetensors(b.data(), b.size(), "x.safetensors"); }),
                        "x.safetensors: safetensors header: invalid JSON");
 }
 

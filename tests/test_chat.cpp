@@ -9,10 +9,10 @@
 #include <vector>
 
 #include "gemma3/chat.hpp"
-#include "gemma3/detail/json.hpp"
+#include "gemma3/json.hpp"
 #include "gemma3/tokenizer.hpp"
 
-namespace json = gemma3::detail::json;
+namespace json = gemma3::json;
 using gemma3::ChatFormat;
 using gemma3::ChatMessage;
 using gemma3::ChatPart;

@@ -8,21 +8,22 @@
 #include <cstdlib>
 
 #include "fmt_test_util.hpp"
-#include "gemma3/detail/hf_convert.hpp"
+#include "gemma3/convert/hf_checkpoint.hpp"
 #include "gemma3/model_file.hpp"
 #include "gemma3/weights.hpp"
 #include "tool_test_util.hpp"
 
 using namespace fmt_test;
 namespace d = gemma3::detail;
+namespace cv = gemma3::convert;
 using gemma3::WeightType;
 
 namespace {
 
-d::ConvertSummary convert(const std::string& dir, const std::string& out, WeightType t) {
-  d::ConvertOptions o;
+cv::ConvertSummary convert(const std::string& dir, const std::string& out, WeightType t) {
+  cv::ConvertOptions o;
   o.type = t;
-  return d::convert_hf_checkpoint(dir, out, o);
+  return cv::convert_hf_checkpoint(dir, out, o);
 }
 
 // Independent decoding of one stored value (layouts of gemma3/tensor.hpp).
@@ -78,7 +79,7 @@ TEST_CASE("single-file and sharded checkpoints give byte-identical files, all fo
 
 TEST_CASE("f32 and bf16 files hold exactly the checkpoint's values") {
   TempDir tmp;
-  const d::SafetensorsCheckpoint ck = d::SafetensorsCheckpoint::open_dir(kTiny);
+  const cv::SafetensorsCheckpoint ck = cv::SafetensorsCheckpoint::open_dir(kTiny);
   for (WeightType type : {WeightType::F32, WeightType::BF16}) {
     CAPTURE(gemma3::weight_type_name(type));
     const std::string out = tmp / "m.g3";
@@ -88,7 +89,7 @@ TEST_CASE("f32 and bf16 files hold exactly the checkpoint's values") {
     size_t checked = 0;
     for (const gemma3::TensorSpec& s : gemma3::tensor_table(mf.config())) {
       CAPTURE(s.name);
-      const d::StTensor* src = ck.find(s.hf_names.front());  // the fixture uses the released names
+      const cv::StTensor* src = ck.find(s.hf_names.front());  // the fixture uses the released names
       REQUIRE(src != nullptr);
       const gemma3::TensorEntry* t = mf.find(s.name);
       REQUIRE(t != nullptr);
@@ -123,7 +124,7 @@ TEST_CASE("f32 and bf16 files hold exactly the checkpoint's values") {
 // 1e-6·absmax. Groups of zeros have s = 0 and are exact.
 TEST_CASE("q8 and q4 stay within the per-group bound s/2") {
   TempDir tmp;
-  const d::SafetensorsCheckpoint ck = d::SafetensorsCheckpoint::open_dir(kTiny);
+  const cv::SafetensorsCheckpoint ck = cv::SafetensorsCheckpoint::open_dir(kTiny);
   for (WeightType type : {WeightType::Q8, WeightType::Q4}) {
     CAPTURE(gemma3::weight_type_name(type));
     const int qmax = type == WeightType::Q8 ? 127 : 7;
@@ -140,7 +141,7 @@ TEST_CASE("q8 and q4 stay within the per-group bound s/2") {
         continue;
       }
       CHECK(t->type == type);
-      const d::StTensor* src = ck.find(s.hf_names.front());
+      const cv::StTensor* src = ck.find(s.hf_names.front());
       std::vector<float> v(size_t(src->numel()));
       ck.read_f32(*src, 0, v.size(), v.data());
       const size_t rows = size_t(t->shape[0]), cols = size_t(t->shape[1]);
@@ -174,7 +175,7 @@ TEST_CASE("q8 and q4 stay within the per-group bound s/2") {
 namespace {
 
 std::vector<StEntry> load_entries(const std::string& dir) {
-  const d::SafetensorsCheckpoint ck = d::SafetensorsCheckpoint::open_dir(dir);
+  const cv::SafetensorsCheckpoint ck = cv::SafetensorsCheckpoint::open_dir(dir);
   std::vector<StEntry> out;
   for (const auto& t : ck.tensors())
     out.push_back({t.name, t.dtype, t.shape, std::vector<uint8_t>(ck.bytes(t), ck.bytes(t) + (t.end - t.begin))});
@@ -439,7 +440,7 @@ std::string make_checkpoint(const TempDir& tmp, const std::string& name, const s
   write_text(dir + "/config.json", config_json);
   write_bytes(dir + "/tokenizer.model", read_bytes(kTiny + "/tokenizer.model"));
   write_bytes(dir + "/tokenizer_config.json", read_bytes(kTiny + "/tokenizer_config.json"));
-  gemma3::ModelConfig cfg = d::resolve_hf_config(config_json, "config.json");
+  gemma3::ModelConfig cfg = cv::resolve_hf_config(config_json, "config.json");
   std::mt19937 rng(1234);
   std::vector<StEntry> es;
   for (const auto& s : gemma3::tensor_table(cfg)) {
@@ -494,8 +495,8 @@ TEST_CASE("a held-out config is honoured: sizes, heads, window, pattern all from
   CHECK(w.projector.mm_input_projection.cols == 32);
   CHECK(mf.f32("vision_tower.vision_model.embeddings.position_embedding.weight", 16 * 32) != nullptr);
   // The non-square projector is transposed: ours[r][c] == HF[c][r].
-  const d::SafetensorsCheckpoint ck = d::SafetensorsCheckpoint::open_dir(dir);
-  const d::StTensor* p = ck.find("model.multi_modal_projector.mm_input_projection_weight");
+  const cv::SafetensorsCheckpoint ck = cv::SafetensorsCheckpoint::open_dir(dir);
+  const cv::StTensor* p = ck.find("model.multi_modal_projector.mm_input_projection_weight");
   REQUIRE(p != nullptr);
   std::vector<float> hf(32 * 48);
   ck.read_f32(*p, 0, hf.size(), hf.data());
@@ -547,7 +548,7 @@ TEST_CASE("random damage to a safetensors header gives an Error or a valid parse
     }
     if (rng() % 4 == 0) b.resize(rng() % b.size());
     try {
-      const auto ts = d::parse_safetensors(b.data(), b.size(), "fuzz");
+      const auto ts = cv::parse_safetensors(b.data(), b.size(), "fuzz");
       for (const auto& t : ts) CHECK(t.end <= b.size());
     } catch (const gemma3::Error&) {
       ++rejected;

@@ -18,7 +18,7 @@
 #include <vector>
 
 #include "gemma3/decoder.hpp"
-#include "gemma3/detail/hf_convert.hpp"
+#include "gemma3/convert/hf_checkpoint.hpp"
 #include "gemma3/model_file.hpp"
 #include "gemma3/weights.hpp"
 #include "text_goldens.hpp"
@@ -36,9 +36,9 @@ struct TinyModel {
 
 std::string convert_tiny(const std::string& type) {
   const std::string out = std::string(GEMMA3_BINARY_DIR) + "/test_decoder_tiny_" + type + ".g3";
-  detail::ConvertOptions o;
-  o.type = detail::parse_weight_type(type);
-  detail::convert_hf_checkpoint(std::string(GEMMA3_TEST_DATA_DIR) + "/tiny/model", out, o);
+  convert::ConvertOptions o;
+  o.type = convert::parse_weight_type(type);
+  convert::convert_hf_checkpoint(std::string(GEMMA3_TEST_DATA_DIR) + "/tiny/model", out, o);
   return out;
 }
 

@@ -4,25 +4,26 @@
 #include <doctest/doctest.h>
 
 #include "fmt_test_util.hpp"
-#include "gemma3/detail/hf_config.hpp"
+#include "gemma3/convert/hf_config.hpp"
 
 using namespace fmt_test;
 namespace d = gemma3::detail;
-namespace json = gemma3::detail::json;
+namespace json = gemma3::json;
+namespace cv = gemma3::convert;
 
 namespace {
 const std::string kReal = std::string(GEMMA3_TEST_DATA_DIR) + "/real-4b";
 
 gemma3::ModelConfig resolve(const std::string& text) {
-  gemma3::ModelConfig c = d::resolve_hf_config(text, "config.json");
+  gemma3::ModelConfig c = cv::resolve_hf_config(text, "config.json");
   d::validate_config(c, "config.json");
   return c;
 }
 }  // namespace
 
 TEST_CASE("the released 4B config.json resolves to the HF-resolved values") {
-  gemma3::ModelConfig c = d::resolve_hf_config(read_text(kReal + "/config.json"), "config.json");
-  d::resolve_hf_preprocessor(read_text(kReal + "/preprocessor_config.json"), "preprocessor_config.json", c);
+  gemma3::ModelConfig c = cv::resolve_hf_config(read_text(kReal + "/config.json"), "config.json");
+  cv::resolve_hf_preprocessor(read_text(kReal + "/preprocessor_config.json"), "preprocessor_config.json", c);
   d::validate_config(c, "config.json");
   const json::Value want = json::parse(read_text(kReal + "/config_resolved_defaults.json"), "resolved");
   const json::Value& t = json::get(want, "text_config", "resolved");
@@ -79,7 +80,7 @@ TEST_CASE("the released 4B config.json resolves to the HF-resolved values") {
 }
 
 TEST_CASE("omitted values take the transformers class defaults, not the 4B values") {
-  const gemma3::ModelConfig c = d::resolve_hf_config("{\"model_type\": \"gemma3\"}", "config.json");
+  const gemma3::ModelConfig c = cv::resolve_hf_config("{\"model_type\": \"gemma3\"}", "config.json");
   CHECK(c.text.hidden_size == 2304);  // Gemma3TextConfig default
   CHECK(c.text.num_hidden_layers == 26);
   CHECK(c.text.intermediate_size == 9216);
@@ -92,7 +93,7 @@ TEST_CASE("omitted values take the transformers class defaults, not the 4B value
   CHECK(c.text.layer_is_global[5]);
   CHECK(!c.text.layer_is_global[6]);
   // Newer-transformers rope_parameters.
-  const gemma3::ModelConfig n = d::resolve_hf_config(
+  const gemma3::ModelConfig n = cv::resolve_hf_config(
       "{\"model_type\": \"gemma3_text\", \"rope_parameters\": {\"full_attention\": {\"rope_type\": \"linear\", "
       "\"factor\": 4.0, \"rope_theta\": 500000.0}, \"sliding_attention\": {\"rope_type\": \"default\", \"rope_theta\": 20000.0}}}",
       "config.json");

@@ -143,7 +143,7 @@ TEST_CASE("pixel values: rescale in float64 then normalize in float32") {
   CHECK(out[1] == (1.0f - 0.25f) / 2.0f);
   CHECK(out[4] == (1.0f - 0.75f) / 0.25f);
   // do_normalize = false arrives as mean 0, std 1; do_rescale = false as factor 1
-  // (gemma3/detail/hf_config.hpp): x/255 first, then the raw byte values.
+  // (gemma3/convert/hf_config.hpp): x/255 first, then the raw byte values.
   for (int c = 0; c < 3; ++c) {
     pc.image_mean[c] = 0.0f;
     pc.image_std[c] = 1.0f;

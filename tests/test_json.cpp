@@ -1,11 +1,11 @@
-// Tests for gemma3/detail/json.hpp: the strict JSON reader and quote().
+// Tests for gemma3/json.hpp: the strict JSON reader and quote().
 #include <doctest/doctest.h>
 
 #include <string>
 
-#include "gemma3/detail/json.hpp"
+#include "gemma3/json.hpp"
 
-namespace json = gemma3::detail::json;
+namespace json = gemma3::json;
 
 TEST_CASE("json: scalars, arrays, objects keep order") {
   const auto v = json::parse(R"( {"b": 1, "a": [true, false, null, -0.5e1, "x"], "n": -9223372036854775808} )", "t");

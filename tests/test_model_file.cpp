@@ -9,21 +9,24 @@
 
 #include "fmt_test_util.hpp"
 #include "gemma3/detail/crc32.hpp"
-#include "gemma3/detail/hf_convert.hpp"
+#include "gemma3/convert/hf_checkpoint.hpp"
+#include "gemma3/model.hpp"
 #include "gemma3/model_file.hpp"
+#include "gemma3/model_writer.hpp"
 #include "gemma3/tokenizer.hpp"
 #include "gemma3/weights.hpp"
 
 using namespace fmt_test;
 namespace d = gemma3::detail;
+namespace cv = gemma3::convert;
 using gemma3::WeightType;
 
 namespace {
 
 std::string convert_tiny(const TempDir& tmp, WeightType t, const std::string& name = "m.g3") {
-  d::ConvertOptions o;
+  cv::ConvertOptions o;
   o.type = t;
-  d::convert_hf_checkpoint(kTiny, tmp / name, o);
+  cv::convert_hf_checkpoint(kTiny, tmp / name, o);
   return tmp / name;
 }
 
@@ -107,10 +110,11 @@ TEST_CASE("a converted file holds the config, tokenizer, chat template and all t
   }
   CHECK(mf.tokenizer_data().options.byte_fallback == tok.options.byte_fallback);
   CHECK(mf.tokenizer_data().options.bos_piece == tok.options.bos_piece);
-  CHECK(mf.tokenizer_ids().bos == 2);
-  CHECK(mf.tokenizer_ids().eos == 1);
-  CHECK(mf.tokenizer_ids().pad == 0);
-  CHECK(mf.tokenizer_ids().unk == 3);
+  const gemma3::Tokenizer from_file = gemma3::Tokenizer::from_data(mf.tokenizer_data(), path);
+  CHECK(from_file.bos_id() == 2);
+  CHECK(from_file.eos_id() == 1);
+  CHECK(from_file.pad_id() == 0);
+  CHECK(from_file.unk_id() == 3);
   CHECK(mf.chat_template().find("<start_of_turn>") != std::string::npos);
   CHECK(mf.chat_template().rfind("{{ bos_token }}", 0) == 0);
 
@@ -162,6 +166,52 @@ TEST_CASE("bind_weights gives every view its shape, for all four types") {
     CHECK(w.projector.mm_input_projection.cols == 48);
     CHECK(w.projector.mm_soft_emb_norm != nullptr);
   }
+}
+
+TEST_CASE("one enumeration: the table, the binding and validate_weights agree") {
+  TempDir tmp;
+  const gemma3::ModelFile mf = gemma3::ModelFile::open(convert_tiny(tmp, WeightType::Q8));
+  const gemma3::ModelConfig& cfg = mf.config();
+  // Every tensor of the table is in the file, in the file's order, with its shape.
+  const std::vector<gemma3::TensorSpec> specs = gemma3::tensor_table(cfg);
+  REQUIRE(specs.size() == mf.tensors().size());
+  for (size_t i = 0; i < specs.size(); ++i) {
+    CHECK(specs[i].name == mf.tensors()[i].name);
+    CHECK(specs[i].shape == mf.tensors()[i].shape);
+  }
+  // The binder sets every slot the enumeration yields, at that tensor's data.
+  gemma3::Weights w = gemma3::bind_weights(mf);
+  size_t seen = 0;
+  gemma3::for_each_tensor(cfg, &w, [&](const gemma3::TensorSpec& s, gemma3::TensorSlot slot) {
+    const gemma3::TensorEntry* t = mf.find(s.name);
+    REQUIRE(t != nullptr);
+    CHECK((slot.matrix != nullptr) == (s.storage == gemma3::StorageClass::Matrix));
+    CHECK((slot.matrix ? slot.matrix->data : reinterpret_cast<const uint8_t*>(*slot.vector)) == t->data);
+    ++seen;
+  });
+  CHECK(seen == specs.size());
+  gemma3::validate_weights(cfg, w);
+  // In-memory weights: a missing norm, a wrong shape, a missing layer.
+  auto error_of = [&](const gemma3::Weights& bad, gemma3::TensorParts parts) -> std::string {
+    try {
+      gemma3::validate_weights(cfg, bad, parts);
+    } catch (const gemma3::Error& e) {
+      return e.what();
+    }
+    return "no error";
+  };
+  gemma3::Weights bad = w;
+  bad.text.layers[3].k_norm = nullptr;
+  CHECK(error_of(bad, gemma3::TensorParts::Text) ==
+        "weights: tensor language_model.layers.3.self_attn.k_norm.weight is missing");
+  CHECK(error_of(bad, gemma3::TensorParts::Vision) == "no error");  // other part
+  bad = w;
+  bad.text.layers[0].down_proj.cols = 64;
+  CHECK(error_of(bad, gemma3::TensorParts::All) ==
+        "weights: tensor language_model.layers.0.mlp.down_proj.weight is [64, 64], the config implies [64, 160]");
+  bad = w;
+  bad.text.layers.pop_back();
+  CHECK(error_of(bad, gemma3::TensorParts::All) == "weights: 7 decoder layers bound, the config says 8");
 }
 
 TEST_CASE("the loader rejects truncated, foreign and wrong-version files") {

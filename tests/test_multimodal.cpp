@@ -21,8 +21,8 @@
 #include <vector>
 
 #include "fmt_test_util.hpp"
-#include "gemma3/detail/hf_config.hpp"
-#include "gemma3/detail/hf_convert.hpp"
+#include "gemma3/convert/hf_config.hpp"
+#include "gemma3/convert/hf_checkpoint.hpp"
 #include "gemma3/session.hpp"
 #include "text_goldens.hpp"
 #include "tool_test_util.hpp"
@@ -35,14 +35,14 @@ const std::string kDir = std::string(GEMMA3_TEST_DATA_DIR) + "/multimodal/";
 const std::string kImg0 = kDir + "img0_photo_150x97.png";
 const std::string kImg1 = kDir + "img1_pattern_64x64.png";
 
-const detail::json::Value& inputs() {
-  static const detail::json::Value v = detail::json::parse(goldens::read_text(kDir + "goldens.json"), "goldens.json");
-  return detail::json::get(v, "inputs", "goldens.json");
+const json::Value& inputs() {
+  static const json::Value v = json::parse(goldens::read_text(kDir + "goldens.json"), "goldens.json");
+  return json::get(v, "inputs", "goldens.json");
 }
 
 std::vector<int> input_ids(const std::string& name) {
   std::vector<int> out;
-  for (const auto& x : detail::json::get(inputs(), name, "inputs").as_array()) out.push_back(int(x.as_int()));
+  for (const auto& x : json::get(inputs(), name, "inputs").as_array()) out.push_back(int(x.as_int()));
   return out;
 }
 
@@ -58,9 +58,9 @@ const Model& tiny(WeightType type) {
   static std::map<WeightType, std::unique_ptr<Model>> models;
   auto& m = models[type];
   if (!m) {
-    detail::ConvertOptions o;
+    convert::ConvertOptions o;
     o.type = type;
-    detail::convert_hf_checkpoint(std::string(GEMMA3_TEST_DATA_DIR) + "/tiny/model", model_path(type), o);
+    convert::convert_hf_checkpoint(std::string(GEMMA3_TEST_DATA_DIR) + "/tiny/model", model_path(type), o);
     m.reset(new Model(model_path(type)));
   }
   return *m;
@@ -135,7 +135,7 @@ TEST_CASE("multimodal: inputs_embeds, logits and final hidden from the PNG files
       enc.encode(pv.image(0), emb.data() + size_t(i) * T * H, tc);
       ++i;
     }
-    const auto blocks = detail::image_token_blocks(ids, c.tokens.image);
+    const auto blocks = image_token_blocks(ids, c.tokens.image);
     REQUIRE(blocks.size() == 2);
     // The golden prompt's images are blocks 5..20 and 28..43.
     CHECK(blocks[0].start == 5);
@@ -321,7 +321,7 @@ TEST_CASE("multimodal: pan-and-scan (off by default) writes HF's crop prompt") {
   std::vector<float> emb(3 * size_t(T) * H);
   VisionEncoder enc(m.config(), m.weights());
   for (int i = 0; i < 3; ++i) enc.encode(pv.image(i), emb.data() + size_t(i) * T * H, ops::ThreadContext(2));
-  const auto blocks = detail::image_token_blocks(want, img);
+  const auto blocks = image_token_blocks(want, img);
   REQUIRE(blocks.size() == 3);
   const std::vector<float> via_session = s.prefill({7});
   std::vector<int> all = s.tokens();
@@ -396,16 +396,16 @@ TEST_CASE("multimodal: a text-only model refuses image parts clearly") {
   fmt_test::write_text(dir + "/config.json", cfg_json);
   for (const char* f : {"/tokenizer.model", "/tokenizer_config.json"})
     fmt_test::write_bytes(dir + f, fmt_test::read_bytes(fmt_test::kTiny + f));
-  const ModelConfig cfg = detail::resolve_hf_config(cfg_json, "config.json");
+  const ModelConfig cfg = convert::resolve_hf_config(cfg_json, "config.json");
   REQUIRE(!cfg.has_vision);
   std::mt19937 rng(7);
   std::vector<fmt_test::StEntry> ts;
   for (const TensorSpec& t : tensor_table(cfg))
     ts.push_back({t.hf_names.back(), "BF16", t.hf_shape, fmt_test::random_bf16(size_t(element_count(t.hf_shape)), rng)});
   fmt_test::write_safetensors(dir + "/model.safetensors", ts);
-  detail::ConvertOptions o;
+  convert::ConvertOptions o;
   o.type = WeightType::F32;
-  detail::convert_hf_checkpoint(dir, tmp.path + "/text.g3", o);
+  convert::convert_hf_checkpoint(dir, tmp.path + "/text.g3", o);
   const Model m(tmp.path + "/text.g3");
   CHECK(!m.has_vision());
   Session s(m, exact_greedy());

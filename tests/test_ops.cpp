@@ -195,7 +195,7 @@ TEST_CASE("axpy, weighted_sum, scale, add") {
       auto s = x;
       ops::scale(alpha, s.data(), n);
       auto a = y0;
-      ops::add(x.data(), a.data(), n);
+      ops::add_into(x.data(), a.data(), n);
       for (size_t i = 0; i < n; ++i) {
         CHECK(s[i] == alpha * x[i]);
         CHECK(a[i] == y0[i] + x[i]);
@@ -274,7 +274,7 @@ TEST_CASE("matvec: all weight types vs reference, exact integer case, threads") 
   for_each_target("matvec", [&] {
     for (WeightType t : kTypes) {
       // Q8/Q4: the AVX-512 VNNI kernel where the CPU has it, and the portable
-      // one (allow_vnni = false) on every target.
+      // one (allow_intrinsics = false) on every target.
       for (bool vnni : {true, false}) {
         if (!vnni && !is_quantized(t)) continue;
         auto mv = [&](const MatView& W, const float* x, float* y, int threads) {

@@ -1,8 +1,9 @@
-// Tests of gemma3/session.hpp + gemma3/model.hpp: the public API on the tiny
-// model — greedy generation vs the reference continuation, multi-turn chat
-// reusing the cache (and producing the template's ids), streaming, stopping,
-// seeds, context overflow, prefill chunking around image spans. (Images
-// through the whole pipeline: tests/test_multimodal.cpp.)
+// Tests of gemma3/session.hpp + gemma3/prefill.hpp + gemma3/model.hpp: the
+// public API on the tiny model — greedy generation vs the reference
+// continuation, multi-turn chat reusing the cache (and producing the
+// template's ids), streaming, stopping, seeds, context overflow, prefill
+// chunking around image spans. (Images through the whole pipeline:
+// tests/test_multimodal.cpp.)
 #include <doctest/doctest.h>
 
 #include <cstdio>
@@ -11,7 +12,7 @@
 #include <string>
 #include <vector>
 
-#include "gemma3/detail/hf_convert.hpp"
+#include "gemma3/convert/hf_checkpoint.hpp"
 #include "gemma3/session.hpp"
 #include "text_goldens.hpp"
 #include "tool_test_util.hpp"
@@ -24,9 +25,9 @@ const Model& tiny_model() {
   static std::unique_ptr<Model> m;
   if (!m) {
     const std::string out = std::string(GEMMA3_BINARY_DIR) + "/test_session_tiny_f32.g3";
-    detail::ConvertOptions o;
+    convert::ConvertOptions o;
     o.type = WeightType::F32;
-    detail::convert_hf_checkpoint(std::string(GEMMA3_TEST_DATA_DIR) + "/tiny/model", out, o);
+    convert::convert_hf_checkpoint(std::string(GEMMA3_TEST_DATA_DIR) + "/tiny/model", out, o);
     m.reset(new Model(out));
   }
   return *m;
@@ -197,6 +198,86 @@ TEST_CASE("session: prefill chunks never split an image span") {
     const auto d = goldens::compare(logits.data(), ref.data.data() + (ids.size() - 1) * V, V);
     CHECK(d.worst_ratio <= 1.0);
   }
+}
+
+namespace {
+
+// The chunk ends of prefilling n tokens (gemma3/prefill.hpp).
+std::vector<size_t> chunk_ends(size_t n, size_t chunk, const std::vector<ImageSpan>& spans) {
+  std::vector<size_t> ends;
+  for (size_t pos = 0; pos < n; pos = ends.back()) ends.push_back(prefill_chunk_end(pos, n, chunk, spans));
+  return ends;
+}
+
+}  // namespace
+
+TEST_CASE("prefill: image blocks and chunk ends around them") {
+  using Ends = std::vector<size_t>;
+  // Blocks are maximal runs, also at the very start and end; adjacent runs merge.
+  const auto b = image_token_blocks({9, 9, 2, 9, 9, 9, 5, 9}, 9);
+  REQUIRE(b.size() == 3);
+  CHECK((b[0].start == 0 && b[0].count == 2));
+  CHECK((b[1].start == 3 && b[1].count == 3));
+  CHECK((b[2].start == 7 && b[2].count == 1));
+  CHECK(image_token_blocks({}, 9).empty());
+  CHECK(image_token_blocks({9, 9, 9, 9}, 9).size() == 1);
+  const float e = 0;
+  auto span = [&](size_t start, size_t count) { return ImageSpan{start, count, &e}; };
+  CHECK(chunk_ends(10, 4, {}) == Ends{4, 8, 10});
+  CHECK(chunk_ends(12, 4, {span(4, 4)}) == Ends{4, 8, 12});      // a block exactly on a chunk boundary
+  CHECK(chunk_ends(12, 4, {span(2, 3)}) == Ends{2, 6, 10, 12});  // across one: the chunk ends before it
+  CHECK(chunk_ends(12, 4, {span(1, 6)}) == Ends{1, 7, 11, 12});  // longer than a chunk: one chunk
+  CHECK(chunk_ends(10, 4, {span(2, 3), span(5, 3)}) == Ends{2, 5, 9, 10});  // adjacent spans
+  CHECK(chunk_ends(8, 4, {span(5, 3)}) == Ends{4, 8});                      // at the very end
+  CHECK(chunk_ends(8, 2, {span(5, 3)}) == Ends{2, 4, 5, 8});
+  CHECK(chunk_ends(5, 2, {span(1, 0)}) == Ends{2, 4, 5});  // empty spans are ignored
+}
+
+TEST_CASE("prefill: the library function, its checks and the image-block checks") {
+  const Model& m = tiny_model();
+  const ModelConfig& c = m.config();
+  const auto ids = goldens::ids("mm_ids");
+  const auto blocks = image_token_blocks(ids, c.tokens.image);
+  REQUIRE(blocks.size() == 2);
+  const auto e0 = goldens::load("img0_image_embeddings");
+  const auto e1 = goldens::load("img1_image_embeddings");
+  const auto ref = goldens::load("mm_logits");
+  const std::vector<ImageSpan> spans = {{blocks[0].start, blocks[0].count, e0.data.data()},
+                                        {blocks[1].start, blocks[1].count, e1.data.data()}};
+  const Decoder& dec = m.decoder();
+  const ops::ThreadContext tc(2);
+  ForwardBuffers buf;
+  // Every position's logits, with chunks that would split both images.
+  KVCache cache(c.text, ids.size(), KVType::F32);
+  std::vector<float> logits(ids.size() * dec.vocab_rows());
+  prefill(dec, cache, ids.data(), ids.size(), spans, 7, logits.data(), true, buf, tc);
+  CHECK(cache.length() == ids.size());
+  REQUIRE(logits.size() == ref.size());
+  CHECK(goldens::compare(logits.data(), ref.data.data(), ref.size()).worst_ratio <= 1.0);
+
+  // Refused before any chunk runs: the cache is untouched.
+  KVCache fresh(c.text, ids.size(), KVType::F32);
+  auto refused = [&](const std::vector<ImageSpan>& s, size_t chunk, const char* what) {
+    CHECK_THROWS_WITH_AS(prefill(dec, fresh, ids.data(), ids.size(), s, chunk, nullptr, false, buf, tc),
+                         doctest::Contains(what), Error);
+    CHECK(fresh.length() == 0);
+  };
+  refused({{ids.size() - 2, 4, e0.data.data()}}, 7, "does not lie inside");
+  refused({{blocks[0].start, blocks[0].count, nullptr}}, 7, "has no embeddings");
+  refused({spans[1], spans[0]}, 7, "sorted and disjoint");
+  refused(spans, 0, "at least 1");
+  KVCache small(c.text, ids.size() - 1, KVType::F32);
+  CHECK_THROWS_WITH_AS(prefill(dec, small, ids.data(), ids.size(), spans, 7, nullptr, false, buf, tc),
+                       doctest::Contains("context overflow"), Error);
+
+  // One image per block of mm_tokens_per_image ids; errors start with `who`.
+  CHECK(check_image_blocks(c, ids, 2).size() == 2);
+  CHECK_THROWS_WITH_AS(check_image_blocks(c, ids, 1, "x"),
+                       doctest::Contains("x: the prompt has 2 image blocks (runs of image token id"), Error);
+  const std::vector<int> short_block = {2, c.tokens.image, c.tokens.image, 5};
+  CHECK_THROWS_WITH_AS(check_image_blocks(c, short_block, 1, "x"),
+                       doctest::Contains("x: image block 0 at position 1 has 2 image tokens"), Error);
+  CHECK(encode_image_blocks(m, {2, 5}, {}, tc).spans.empty());  // no blocks: no encoder
 }
 
 TEST_CASE("gemma3-dump: logits, hidden states and reference greedy ids match the goldens") {

@@ -13,11 +13,11 @@
 #include <unistd.h>
 #include <vector>
 
-#include "gemma3/detail/hf_convert.hpp"
-#include "gemma3/detail/json.hpp"
+#include "gemma3/convert/hf_checkpoint.hpp"
+#include "gemma3/json.hpp"
 #include "tool_test_util.hpp"
 
-namespace json = gemma3::detail::json;
+namespace json = gemma3::json;
 
 namespace {
 
@@ -92,9 +92,9 @@ TEST_CASE("gemma3-tokenize: the real tokenizer.model, every golden string (encod
 TEST_CASE("gemma3-tokenize: a converted model file carries its tokenizer") {
   REQUIRE_MESSAGE(exists(kBin), "build the gemma3-tokenize target first: " << kBin);
   const std::string model = scratch("tiny.gemma3");
-  gemma3::detail::ConvertOptions options;
+  gemma3::convert::ConvertOptions options;
   options.type = gemma3::WeightType::F32;
-  gemma3::detail::convert_hf_checkpoint(kData + "/tiny/model", model, options);
+  gemma3::convert::convert_hf_checkpoint(kData + "/tiny/model", model, options);
   check_corpus(model, kData + "/tokenizer/tiny/golden_tiny.jsonl", "decoded");
   std::remove(model.c_str());
 }

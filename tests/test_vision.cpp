@@ -21,7 +21,7 @@
 #include <string>
 #include <vector>
 
-#include "gemma3/detail/hf_convert.hpp"
+#include "gemma3/convert/hf_checkpoint.hpp"
 #include "gemma3/image.hpp"
 #include "gemma3/model_file.hpp"
 #include "gemma3/vision.hpp"
@@ -56,9 +56,9 @@ const TinyModel& tiny(const std::string& type) {
   auto& m = cache[type];
   if (!m) {
     const std::string path = temp_dir() + "/tiny-" + type + ".gemma3";
-    detail::ConvertOptions opt;
-    opt.type = detail::parse_weight_type(type);
-    detail::convert_hf_checkpoint(kData + "/tiny/model", path, opt);
+    convert::ConvertOptions opt;
+    opt.type = convert::parse_weight_type(type);
+    convert::convert_hf_checkpoint(kData + "/tiny/model", path, opt);
     m.reset(new TinyModel{ModelFile::open(path), {}});
     std::remove(path.c_str());  // the mapping stays valid
     m->weights = bind_weights(m->file);
@@ -237,12 +237,12 @@ TEST_CASE("vision: end to end from the PNG through the image preprocessing") {
   }
 }
 
-TEST_CASE("vision: bad configs and missing weights are clear errors") {
+TEST_CASE("vision: bad configs and missing weights are clear errors (validate_weights)") {
   const TinyModel& m = tiny("f32");
   const ModelConfig& good = m.file.config();
   auto fails_with = [&](const ModelConfig& cfg, const Weights& w, const std::string& needle) {
     try {
-      VisionEncoder enc(cfg, w);
+      validate_weights(cfg, w, TensorParts::Vision);
       FAIL("no error; expected one mentioning " << needle);
     } catch (const Error& e) {
       INFO(e.what());
@@ -252,9 +252,10 @@ TEST_CASE("vision: bad configs and missing weights are clear errors") {
   ModelConfig c = good;
   c.has_vision = false;
   fails_with(c, m.weights, "no vision tower");
+  CHECK_THROWS_WITH_AS(VisionEncoder(c, m.weights), doctest::Contains("no vision tower"), Error);
   c = good;
   c.vision.image_size = good.vision.image_size + 1;
-  fails_with(c, m.weights, "not a multiple of patch_size");
+  fails_with(c, m.weights, "not a multiple of vision.patch_size");
   c = good;
   c.mm_tokens_per_image = 15;
   fails_with(c, m.weights, "mm_tokens_per_image");
@@ -263,7 +264,7 @@ TEST_CASE("vision: bad configs and missing weights are clear errors") {
   fails_with(c, m.weights, "num_attention_heads");
   c = good;
   c.vision.num_hidden_layers = good.vision.num_hidden_layers + 1;
-  fails_with(c, m.weights, "encoder layers");
+  fails_with(c, m.weights, "vision encoder layers bound");
   Weights w = m.weights;
   w.vision.layers[1].fc2_bias = nullptr;
   fails_with(good, w, "encoder.layers.1.");
@@ -271,8 +272,11 @@ TEST_CASE("vision: bad configs and missing weights are clear errors") {
   w.projector.mm_input_projection.rows = size_t(good.vision.hidden_size);
   w.projector.mm_input_projection.cols = size_t(good.text.hidden_size);
   fails_with(good, w, "mm_input_projection");
+  w = m.weights;
+  w.vision.patch_embedding = MatView{};
+  fails_with(good, w, "embeddings.patch_embedding.weight is missing");
   Weights none;
-  fails_with(good, none, "missing");
+  fails_with(good, none, "0 vision encoder layers bound");
 }
 
 // ---- other shapes, against a plain double-precision reference ----------------
@@ -314,7 +318,8 @@ RandomModel make_model() {
   c.vision.image_size = 14 * 18;
   c.vision.num_channels = 3;
   c.vision.layer_norm_eps = 1e-6;
-  c.text.hidden_size = 24;
+  c.text.hidden_size = 24;  // the text fields only have to be valid (validate_weights)
+  c.text.layer_is_global.assign(size_t(c.text.num_hidden_layers), false);
   c.mm_tokens_per_image = 36;
   const size_t Hv = 40, I = 200, H = 24, N = 324, cpp = 3 * 14 * 14;
   m.w.vision.patch_embedding = m.mat(Hv, cpp);
@@ -344,6 +349,7 @@ RandomModel make_model() {
   m.w.vision.post_layernorm_bias = m.vec(Hv, 0, 0.1f);
   m.w.projector.mm_soft_emb_norm = m.vec(Hv, 0, 0.5f);
   m.w.projector.mm_input_projection = m.mat(H, Hv);
+  validate_weights(c, m.w, TensorParts::Vision);  // what the VisionEncoder takes as given
   return m;
 }
 

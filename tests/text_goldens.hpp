@@ -13,7 +13,7 @@
 #include <string>
 #include <vector>
 
-#include "gemma3/detail/json.hpp"
+#include "gemma3/json.hpp"
 #include "npy.hpp"
 
 namespace goldens {
@@ -28,22 +28,22 @@ inline std::string read_text(const std::string& path) {
   return ss.str();
 }
 
-inline const gemma3::detail::json::Value& index() {
-  static const gemma3::detail::json::Value v =
-      gemma3::detail::json::parse(read_text(dir() + "goldens.json"), "goldens.json");
+inline const gemma3::json::Value& index() {
+  static const gemma3::json::Value v =
+      gemma3::json::parse(read_text(dir() + "goldens.json"), "goldens.json");
   return v;
 }
 
-inline const gemma3::detail::json::Value& tiny_config() {
-  static const gemma3::detail::json::Value v =
-      gemma3::detail::json::parse(read_text(dir() + "config.json"), "config.json");
+inline const gemma3::json::Value& tiny_config() {
+  static const gemma3::json::Value v =
+      gemma3::json::parse(read_text(dir() + "config.json"), "config.json");
   return v;
 }
 
 inline std::vector<int> ids(const std::string& name) {
   std::vector<int> out;
   const auto& arr =
-      gemma3::detail::json::get(gemma3::detail::json::get(index(), "inputs", "goldens"), name,
+      gemma3::json::get(gemma3::json::get(index(), "inputs", "goldens"), name,
                                 "inputs")
           .as_array();
   for (const auto& x : arr) out.push_back(int(x.as_int()));

@@ -68,13 +68,6 @@ class MappedFile {
   size_t size() const { return size_; }
   const std::string& path() const { return path_; }
 
-  // Hint that [offset, offset+n) will be read once, front to back.
-  void advise_sequential(size_t offset, size_t n) const {
-    if (data_ == nullptr || n == 0) return;
-    const size_t page = size_t(sysconf(_SC_PAGESIZE));
-    const size_t start = offset / page * page;
-    madvise(const_cast<uint8_t*>(data_) + start, offset + n - start, MADV_SEQUENTIAL);
-  }
   // Tell the kernel [offset, offset+n) is no longer needed (keeps RSS modest
   // while streaming through an 8 GB checkpoint).
   void advise_done(size_t offset, size_t n) const {

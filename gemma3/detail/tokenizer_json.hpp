@@ -22,7 +22,7 @@
 #include <string_view>
 #include <vector>
 
-#include "gemma3/detail/json.hpp"
+#include "gemma3/json.hpp"
 #include "gemma3/error.hpp"
 #include "gemma3/tokenizer_types.hpp"
 

@@ -4,14 +4,13 @@
 
 #include <cstdint>
 #include <cstring>
-#include <fstream>
 #include <map>
-#include <sstream>
 #include <string>
 #include <string_view>
 #include <vector>
 
-#include "gemma3/detail/json.hpp"
+#include "gemma3/detail/utf8.hpp"
+#include "gemma3/json.hpp"
 #include "gemma3/error.hpp"
 #include "gemma3/tokenizer_types.hpp"
 
@@ -29,33 +28,6 @@ inline size_t one_char_len(char c) {
 inline size_t byte_piece_value(std::string_view t) {
   auto hex = [](char c) { return static_cast<size_t>(c <= '9' ? c - '0' : c - 'A' + 10); };
   return hex(t[3]) * 16 + hex(t[4]);
-}
-
-// True when every byte of s belongs to a strictly valid UTF-8 character.
-inline bool valid_utf8(std::string_view s) {
-  for (size_t i = 0; i < s.size();) {
-    const size_t n = json::utf8_seq_len(s, i);
-    if (n == 0) return false;
-    i += n;
-  }
-  return true;
-}
-
-// True when bytes[p..] is a proper prefix of some valid UTF-8 character, i.e. more
-// bytes could still make it valid (used by the streaming decoder to wait).
-inline bool utf8_can_complete(std::string_view b, size_t p) {
-  const unsigned c = static_cast<unsigned char>(b[p]);
-  const size_t need = (c >= 0xC2 && c <= 0xDF) ? 2 : (c >= 0xE0 && c <= 0xEF) ? 3 : (c >= 0xF0 && c <= 0xF4) ? 4 : 0;
-  const size_t have = b.size() - p;
-  if (need == 0 || have >= need) return false;
-  for (size_t i = 1; i < have; ++i)
-    if ((static_cast<unsigned char>(b[p + i]) & 0xC0) != 0x80) return false;
-  if (have >= 2) {
-    const unsigned c1 = static_cast<unsigned char>(b[p + 1]);
-    if ((c == 0xE0 && c1 < 0xA0) || (c == 0xED && c1 >= 0xA0) || (c == 0xF0 && c1 < 0x90) || (c == 0xF4 && c1 >= 0x90))
-      return false;
-  }
-  return true;
 }
 
 // String -> id, open addressing over one arena of all piece texts (no per-piece
@@ -212,14 +184,5 @@ class PrefixTrie {
   std::vector<int32_t> edge_child_;
   std::vector<uint8_t> terminal_;
 };
-
-inline std::string read_file_bytes(const std::string& path) {
-  std::ifstream f(path, std::ios::binary);
-  if (!f) throw Error(path + ": cannot open file");
-  std::ostringstream ss;
-  ss << f.rdbuf();
-  if (f.bad()) throw Error(path + ": read error");
-  return ss.str();
-}
 
 }  // namespace gemma3::detail

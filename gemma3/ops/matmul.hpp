@@ -43,14 +43,14 @@ namespace detail {
 // it, matvec_quant-inl.hpp), then blocks of rows of every matrix, matrix
 // after matrix, as tasks. The W_i have the same type and cols, rows > 0 and
 // cols > 0. Any split gives the same bits (per-row arithmetic is fixed), so
-// the block size only balances the load. allow_vnni = false runs the
+// the block size only balances the load. allow_intrinsics = false runs the
 // portable integer kernel even where an intrinsic one could (tests).
 inline void matvec_rows(const MatView* const* W, float* const* y, size_t count, const float* x,
-                        const ThreadContext& ctx, bool allow_vnni) {
+                        const ThreadContext& ctx, bool allow_intrinsics) {
   std::vector<float> prepared;
   if (is_quantized(W[0]->type)) {
     prepared.resize(HWY_DYNAMIC_DISPATCH(MatVecPreparedFloats)(*W[0]));
-    HWY_DYNAMIC_DISPATCH(MatVecPrepare)(*W[0], x, prepared.data(), allow_vnni);
+    HWY_DYNAMIC_DISPATCH(MatVecPrepare)(*W[0], x, prepared.data(), allow_intrinsics);
     x = prepared.data();
   }
   size_t rows = 0;
@@ -73,7 +73,7 @@ inline void matvec_rows(const MatView* const* W, float* const* y, size_t count, 
 
 // matvec with a choice of the Q8/Q4 kernel (see matvec_rows).
 inline void matvec_impl(const MatView& W, const float* x, float* y, const ThreadContext& ctx,
-                        bool allow_vnni) {
+                        bool allow_intrinsics) {
   check_weight(W, "matvec");
   if (W.rows == 0) return;
   if (W.cols == 0) {
@@ -82,7 +82,7 @@ inline void matvec_impl(const MatView& W, const float* x, float* y, const Thread
   }
   const MatView* Ws[1] = {&W};
   float* ys[1] = {y};
-  matvec_rows(Ws, ys, 1, x, ctx, allow_vnni);
+  matvec_rows(Ws, ys, 1, x, ctx, allow_intrinsics);
 }
 }  // namespace detail
 
@@ -169,11 +169,6 @@ inline void matmul(const MatView& W, const float* X, size_t n, float* Y, const T
     s += (64 - reinterpret_cast<uintptr_t>(s) % 64) % 64 / sizeof(float);
     if (i0 < i1) fn(W, X, Y, bias, i0, i1, j0, j1, s);
   }, work);
-}
-
-// Y[i, j] += bias[j] for a [n, cols] row-major Y.
-inline void add_bias(float* Y, const float* bias, size_t n, size_t cols) {
-  for (size_t i = 0; i < n; ++i) add(bias, Y + i * cols, cols);
 }
 
 }  // namespace ops

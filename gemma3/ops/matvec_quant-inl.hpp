@@ -27,7 +27,7 @@
 //  * Portable Highway code (every target, and AVX3 without VNNI): i8 → i16,
 //    ReorderWidenMulAccumulate (pairwise i16 products into i32), one exact
 //    I_g per group.
-// allow_vnni = false (tests) forces the portable kernel on any target.
+// allow_intrinsics = false (tests) forces the portable kernel on any target.
 #if defined(GEMMA3_OPS_MATVEC_QUANT_INL_H_) == defined(HWY_TARGET_TOGGLE)
 #ifdef GEMMA3_OPS_MATVEC_QUANT_INL_H_
 #undef GEMMA3_OPS_MATVEC_QUANT_INL_H_
@@ -138,9 +138,9 @@ inline bool CpuHasVnni() {
 #endif
 
 // Quantizes x (W.cols floats) for a Q8/Q4 matvec into xp (QuantXLayout(W).bytes
-// bytes, 4-byte aligned). allow_vnni = false forces the portable kernel.
+// bytes, 4-byte aligned). allow_intrinsics = false forces the portable kernel.
 inline void PrepareQuantX(const MatView& W, const float* HWY_RESTRICT x, uint8_t* HWY_RESTRICT xp,
-                          bool allow_vnni) {
+                          bool allow_intrinsics) {
   const QuantX L = QuantXLayout(W);
   const DQ d;  // ≤ 16 lanes: a vector never straddles a 16-element run of xq
   const hn::RebindToSigned<DQ> di;
@@ -148,11 +148,11 @@ inline void PrepareQuantX(const MatView& W, const float* HWY_RESTRICT x, uint8_t
   const size_t N = hn::Lanes(d);
   int32_t vnni = 0;  // 1: the target's intrinsic kernel (VNNI, AVX2) runs
 #if GEMMA3_OPS_VNNI
-  vnni = allow_vnni && CpuHasVnni() ? 1 : 0;
+  vnni = allow_intrinsics && CpuHasVnni() ? 1 : 0;
 #elif GEMMA3_OPS_AVX2
-  vnni = allow_vnni ? 1 : 0;
+  vnni = allow_intrinsics ? 1 : 0;
 #else
-  (void)allow_vnni;
+  (void)allow_intrinsics;
 #endif
   hwy::CopyBytes<4>(&vnni, xp);
   const bool q8 = W.type == WeightType::Q8;
@@ -473,8 +473,8 @@ inline size_t MatVecPreparedFloats(const MatView& W) {
 }
 
 // x for MatVecRows of a Q8/Q4 matrix (MatVecPreparedFloats(W) floats).
-inline void MatVecPrepare(const MatView& W, const float* x, float* xp, bool allow_vnni) {
-  PrepareQuantX(W, x, reinterpret_cast<uint8_t*>(xp), allow_vnni);
+inline void MatVecPrepare(const MatView& W, const float* x, float* xp, bool allow_intrinsics) {
+  PrepareQuantX(W, x, reinterpret_cast<uint8_t*>(xp), allow_intrinsics);
 }
 
 // The rows [r0, r1) of a Q8/Q4 matrix as ForRowStreams groups, on the

@@ -68,8 +68,8 @@ inline void weighted_sum(const float* p, const uint16_t* rows_bf16, size_t strid
 // x[i] *= alpha
 inline void scale(float alpha, float* x, size_t n) { HWY_DYNAMIC_DISPATCH(ScaleF32)(alpha, x, n); }
 
-// y[i] += x[i]   (residual add; "scaled add" is axpy)
-inline void add(const float* x, float* y, size_t n) { HWY_DYNAMIC_DISPATCH(AddF32)(x, y, n); }
+// y[i] += x[i]: adds x into y (the residual add; the scaled add is axpy)
+inline void add_into(const float* x, float* y, size_t n) { HWY_DYNAMIC_DISPATCH(AddF32)(x, y, n); }
 
 // Array conversions (exact widening; f32→bf16 rounds to nearest even like
 // gemma3::f32_to_bf16, NaN stays NaN).

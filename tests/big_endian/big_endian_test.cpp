@@ -20,18 +20,20 @@
 #include <vector>
 
 #include "gemma3/detail/endian.hpp"
-#include "gemma3/detail/hf_convert.hpp"
-#include "gemma3/detail/json.hpp"
-#include "gemma3/detail/npy.hpp"
-#include "gemma3/detail/safetensors.hpp"
+#include "gemma3/convert/hf_checkpoint.hpp"
+#include "gemma3/json.hpp"
+#include "gemma3/convert/npy.hpp"
+#include "gemma3/convert/safetensors.hpp"
 #include "gemma3/error.hpp"
 #include "gemma3/model_file.hpp"
+#include "gemma3/model_writer.hpp"
 #include "gemma3/tokenizer.hpp"
 #include "tests/fmt_test_util.hpp"
 
 namespace {
 
 namespace d = gemma3::detail;
+namespace cv = gemma3::convert;
 
 int g_passed = 0, g_failed = 0;
 
@@ -116,9 +118,9 @@ int main(int argc, char** argv) {
   // (c) safetensors: the checkpoint reader refuses / reads values.
   const std::string st_file = tiny_dir + "/model.safetensors";
   expect_be_refusal(little, "SafetensorsCheckpoint::open_dir(" + tiny_dir + ")", st_file, [&] {
-    const d::SafetensorsCheckpoint ck = d::SafetensorsCheckpoint::open_dir(tiny_dir);
+    const cv::SafetensorsCheckpoint ck = cv::SafetensorsCheckpoint::open_dir(tiny_dir);
     if (ck.tensors().empty()) throw std::runtime_error("no tensors");
-    const d::StTensor& t = ck.tensors().front();
+    const cv::StTensor& t = ck.tensors().front();
     std::vector<float> v(size_t(t.numel()));
     ck.read_f32(t, 0, v.size(), v.data());
     for (float x : v)
@@ -128,9 +130,9 @@ int main(int argc, char** argv) {
   // The converter (safetensors in, model file out) refuses / converts.
   const std::string converted = tmp + "/converted.g3";
   expect_be_refusal(little, "convert_hf_checkpoint(" + tiny_dir + ")", st_file, [&] {
-    d::ConvertOptions opt;
+    cv::ConvertOptions opt;
     opt.type = gemma3::WeightType::F32;
-    d::convert_hf_checkpoint(tiny_dir, converted, opt);
+    cv::convert_hf_checkpoint(tiny_dir, converted, opt);
     gemma3::ModelFile::open(converted, gemma3::LoadOptions{true});
   });
   if (!little) check(list_dir(tmp).empty(), "convert_hf_checkpoint refused before creating any file");
@@ -140,7 +142,7 @@ int main(int argc, char** argv) {
   const std::string npy = tmp + "/x.npy";
   expect_be_refusal(little, "write_npy_f32(" + npy + ")", npy, [&] {
     const float x[2] = {1.0f, -2.0f};
-    d::write_npy_f32(npy, x, {2});
+    cv::write_npy_f32(npy, x, {2});
     const std::string b = d::read_file_bytes(npy);
     const size_t data_at = b.size() < 10 ? 0 : 10 + (uint8_t(b[8]) | size_t(uint8_t(b[9])) << 8);
     if (b.compare(0, 6, "\x93NUMPY") != 0 || data_at % 64 != 0 || b.size() != data_at + 8 ||

@@ -2,12 +2,12 @@
 //
 //   gemma3-convert HF_DIR OUT_FILE [--type f32|bf16|q8|q4] [--no-verify]
 //
-// The work is gemma3::detail::convert_hf_checkpoint (gemma3/detail/hf_convert.hpp).
+// The work is gemma3::convert::convert_hf_checkpoint (gemma3/convert/hf_checkpoint.hpp).
 #include <cstdio>
 #include <string>
 #include <vector>
 
-#include "gemma3/detail/hf_convert.hpp"
+#include "gemma3/convert/hf_checkpoint.hpp"
 
 namespace {
 
@@ -26,7 +26,7 @@ void usage() {
 int main(int argc, char** argv) {
   std::vector<std::string> pos;
   std::string type = "bf16";
-  gemma3::detail::ConvertOptions opt;
+  gemma3::convert::ConvertOptions opt;
   opt.progress = true;
   try {
     for (int i = 1; i < argc; ++i) {
@@ -51,8 +51,8 @@ int main(int argc, char** argv) {
       usage();
       return 1;
     }
-    opt.type = gemma3::detail::parse_weight_type(type);
-    const auto s = gemma3::detail::convert_hf_checkpoint(pos[0], pos[1], opt);
+    opt.type = gemma3::convert::parse_weight_type(type);
+    const auto s = gemma3::convert::convert_hf_checkpoint(pos[0], pos[1], opt);
     std::fprintf(stderr, "wrote %s: %zu tensors, %llu bytes, type %s, %.1f s\n", pos[1].c_str(), s.tensors,
                  static_cast<unsigned long long>(s.bytes), type.c_str(), s.seconds);
   } catch (const std::exception& e) {

@@ -25,11 +25,10 @@
 #include <vector>
 
 #include "gemma3/decoder.hpp"
-#include "gemma3/detail/npy.hpp"
+#include "gemma3/convert/npy.hpp"
 #include "gemma3/image.hpp"
 #include "gemma3/model.hpp"
-#include "gemma3/session.hpp"
-#include "gemma3/vision.hpp"
+#include "gemma3/prefill.hpp"
 #include "tools/common/args.hpp"
 
 namespace {
@@ -130,7 +129,7 @@ int run(int argc, char** argv) {
       threads > 0 ? gemma3::ops::ThreadContext(threads) : gemma3::ops::ThreadContext();
 
   // Images: one per image-token block of --ids, in order (spec §4.6).
-  const auto blocks = gemma3::detail::image_token_blocks(ids, model.config().tokens.image);
+  const auto blocks = gemma3::image_token_blocks(ids, model.config().tokens.image);
   if (blocks.size() != image_paths.size())
     throw Error("--ids has " + std::to_string(blocks.size()) +
                 " image block(s) (runs of image token id " +
@@ -140,37 +139,30 @@ int run(int argc, char** argv) {
     throw Error("--pixels and --image-embeddings need --image");
   const size_t T = size_t(model.config().mm_tokens_per_image);
   const size_t S = size_t(model.config().vision.image_size);
-  std::vector<float> pixels, embeddings;
-  std::vector<gemma3::ImageSpan> spans;
+  std::vector<float> pixels;
+  gemma3::EncodedImages images;  // what Session does with a turn's images (gemma3/prefill.hpp)
   if (!image_paths.empty()) {
     if (!model.has_vision())
       throw Error(model_path + ": this model has no vision tower (text-only); --image cannot be used");
-    for (size_t i = 0; i < blocks.size(); ++i)
-      if (blocks[i].count != T)
-        throw Error("--ids: image block " + std::to_string(i) + " at position " +
-                    std::to_string(blocks[i].start) + " has " + std::to_string(blocks[i].count) +
-                    " image tokens; the model takes " + std::to_string(T) + " per image");
+    gemma3::check_image_blocks(model.config(), ids, image_paths.size(), "--ids");  // before loading
     // The release preprocessing: one [3, S, S] image each, no pan-and-scan.
     gemma3::PreprocessConfig pc = model.config().preprocess;
     pc.do_pan_and_scan = false;
     const size_t per = 3 * S * S;
     pixels.resize(image_paths.size() * per);
+    std::vector<const float*> per_block;
     for (size_t i = 0; i < image_paths.size(); ++i) {
       const gemma3::PixelValues pv =
           gemma3::preprocess_image(gemma3::load_image(image_paths[i]), pc, int(S));
       std::copy(pv.image(0), pv.image(0) + per, pixels.begin() + std::ptrdiff_t(i * per));
+      per_block.push_back(&pixels[i * per]);
     }
-    embeddings.resize(image_paths.size() * T * H);
-    gemma3::VisionEncoder enc(model.config(), model.weights());
-    for (size_t i = 0; i < image_paths.size(); ++i) {
-      enc.encode(&pixels[i * per], &embeddings[i * T * H], tc);
-      spans.push_back({blocks[i].start, T, &embeddings[i * T * H]});
-    }
+    images = gemma3::encode_image_blocks(model, ids, per_block, tc, "--ids");
   }
   if (!pixels_path.empty())
-    gemma3::detail::write_npy_f32(pixels_path, pixels.data(), {image_paths.size(), 3, S, S});
+    gemma3::convert::write_npy_f32(pixels_path, pixels.data(), {image_paths.size(), 3, S, S});
   if (!embeddings_path.empty())
-    gemma3::detail::write_npy_f32(embeddings_path, embeddings.data(), {image_paths.size(), T, H});
+    gemma3::convert::write_npy_f32(embeddings_path, images.embeddings.data(), {image_paths.size(), T, H});
   if (logits_path.empty() && hidden_path.empty() && generate == 0) return 0;
 
   gemma3::KVCache cache(c, context, gemma3::KVType::F32);
@@ -179,30 +171,28 @@ int run(int argc, char** argv) {
   const bool want_all = !logits_path.empty();
   std::vector<float> logits(want_all ? n * V : V);
   std::vector<float> hidden(hidden_path.empty() ? 0 : (L + 1) * n * H);
-  size_t pos = 0;  // first row of the current chunk
+  size_t pos = 0, next = 0;  // first row of the current chunk, of the next one
   gemma3::ForwardObserver obs = [&](const std::string& name, int layer, const float* data,
                                     const std::vector<size_t>& shape) {
     size_t slot;
-    if (name == "embed") slot = 0;
-    else if (name == "layer_output") slot = size_t(layer) + 1;
-    else return;
+    if (name == "embed") {  // the first intermediate of each chunk
+      pos = next;
+      next += shape[0];
+      slot = 0;
+    } else if (name == "layer_output") {
+      slot = size_t(layer) + 1;
+    } else {
+      return;
+    }
     std::copy(data, data + shape[0] * H, hidden.begin() + std::ptrdiff_t((slot * n + pos) * H));
   };
-  // Chunks of --chunk tokens, but an image block is never split (spec §5.3).
-  for (pos = 0; pos < n;) {
-    const size_t end = gemma3::detail::prefill_chunk_end(pos, n, chunk, spans);
-    std::vector<gemma3::ImageSpan> local;
-    for (const gemma3::ImageSpan& s : spans)
-      if (s.start >= pos && s.start + s.count <= end)
-        local.push_back({s.start - pos, s.count, s.embeddings});
-    float* out = want_all ? logits.data() + pos * V : logits.data();
-    dec.forward(cache, ids.data() + pos, end - pos, local, out, want_all, buf, tc,
-                hidden.empty() ? nullptr : &obs, false);
-    pos = end;
-  }
-  if (!logits_path.empty()) gemma3::detail::write_npy_f32(logits_path, logits.data(), {n, V});
+  // Chunks of --chunk tokens, but an image block is never split (spec §5.3);
+  // attention probabilities are not observed (they grow with the context).
+  gemma3::prefill(dec, cache, ids.data(), n, images.spans, chunk, logits.data(), want_all, buf, tc,
+                  hidden.empty() ? nullptr : &obs, false);
+  if (!logits_path.empty()) gemma3::convert::write_npy_f32(logits_path, logits.data(), {n, V});
   if (!hidden_path.empty())
-    gemma3::detail::write_npy_f32(hidden_path, hidden.data(), {L + 1, n, H});
+    gemma3::convert::write_npy_f32(hidden_path, hidden.data(), {L + 1, n, H});
 
   if (generate > 0) {
     std::vector<float> step(V);

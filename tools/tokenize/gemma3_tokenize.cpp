@@ -14,11 +14,11 @@
 #include <string>
 #include <vector>
 
-#include "gemma3/detail/json.hpp"
-#include "gemma3/model_file.hpp"
+#include "gemma3/json.hpp"
+#include "gemma3/model.hpp"
 #include "gemma3/tokenizer.hpp"
 
-namespace json = gemma3::detail::json;
+namespace json = gemma3::json;
 
 namespace {
 

@@ -1,4 +1,4 @@
-// gemma3/detail/json.hpp — a small, strict JSON reader (RFC 8259) and string quoting.
+// gemma3/json.hpp — a small, strict JSON reader (RFC 8259) and string quoting.
 //
 // Used for config.json, tokenizer.json, safetensors headers and the tools' JSON lines.
 // parse() builds a DOM; it never recurses deeper than kMaxDepth, rejects anything that
@@ -15,35 +15,12 @@
 #include <utility>
 #include <vector>
 
+#include "gemma3/detail/utf8.hpp"
 #include "gemma3/error.hpp"
 
-namespace gemma3::detail::json {
+namespace gemma3::json {
 
 enum class Type : uint8_t { Null, Bool, Number, String, Array, Object };
-
-// Length of the strictly valid UTF-8 sequence starting at s[p] (1..4; no overlongs,
-// surrogates or code points above U+10FFFF), or 0 when it is not valid there.
-inline size_t utf8_seq_len(std::string_view s, size_t p) {
-  auto b = [&](size_t i) { return i < s.size() ? static_cast<unsigned char>(s[i]) : 0u; };
-  auto trail = [&](size_t i) { return (b(i) & 0xC0) == 0x80; };
-  if (p >= s.size()) return 0;
-  const unsigned c = b(p);
-  if (c < 0x80) return 1;
-  if (c >= 0xC2 && c <= 0xDF) return trail(p + 1) ? 2 : 0;
-  if (c >= 0xE0 && c <= 0xEF) {
-    if (!trail(p + 1) || !trail(p + 2)) return 0;
-    if (c == 0xE0 && b(p + 1) < 0xA0) return 0;   // overlong
-    if (c == 0xED && b(p + 1) >= 0xA0) return 0;  // surrogate
-    return 3;
-  }
-  if (c >= 0xF0 && c <= 0xF4) {
-    if (!trail(p + 1) || !trail(p + 2) || !trail(p + 3)) return 0;
-    if (c == 0xF0 && b(p + 1) < 0x90) return 0;   // overlong
-    if (c == 0xF4 && b(p + 1) >= 0x90) return 0;  // above U+10FFFF
-    return 4;
-  }
-  return 0;
-}
 
 class Value {
  public:
@@ -339,7 +316,7 @@ class Parser {
         ++pos_;
         continue;
       }
-      const size_t n = utf8_seq_len(s_, pos_);
+      const size_t n = detail::utf8_seq_len(s_, pos_);
       if (n == 0) fail("invalid UTF-8 in string");
       out.append(s_.data() + pos_, n);
       pos_ += n;
@@ -380,7 +357,7 @@ inline std::string quote(std::string_view s) {
       continue;
     }
     if (c < 0x80) { out += static_cast<char>(c); ++i; continue; }
-    const size_t n = utf8_seq_len(s, i);
+    const size_t n = detail::utf8_seq_len(s, i);
     if (n == 0) { out += "\xEF\xBF\xBD"; ++i; continue; }
     out.append(s.data() + i, n);
     i += n;
@@ -389,4 +366,4 @@ inline std::string quote(std::string_view s) {
   return out;
 }
 
-}  // namespace gemma3::detail::json
+}  // namespace gemma3::json

@@ -1,4 +1,4 @@
-// gemma3/detail/safetensors.hpp — reading Hugging Face safetensors checkpoints.
+// gemma3/convert/safetensors.hpp — reading Hugging Face safetensors checkpoints.
 //
 // Layout (spec §2.1): u64 little-endian header length N, N bytes of JSON
 // {name: {dtype, shape, data_offsets: [begin, end)}, "__metadata__": {...}},
@@ -12,19 +12,18 @@
 #include <algorithm>
 #include <cstdint>
 #include <cstring>
-#include <fstream>
 #include <map>
-#include <sstream>
 #include <string>
 #include <vector>
 
 #include "gemma3/detail/endian.hpp"
-#include "gemma3/detail/json.hpp"
+#include "gemma3/detail/file_util.hpp"
+#include "gemma3/json.hpp"
 #include "gemma3/detail/mmap.hpp"
 #include "gemma3/error.hpp"
 #include "gemma3/tensor.hpp"
 
-namespace gemma3::detail {
+namespace gemma3::convert {
 
 constexpr uint64_t kMaxSafetensorsHeader = uint64_t(100) << 20;  // as the safetensors crate
 
@@ -54,7 +53,7 @@ inline size_t st_dtype_size(const std::string& d) {
 // Parses and validates the header of a safetensors file held in [data, data+size).
 // `what` names the file in errors. Offsets in the result are absolute.
 inline std::vector<StTensor> parse_safetensors(const uint8_t* data, size_t size, const std::string& what) {
-  require_little_endian(what);  // read_f32 copies F32 data as host-order floats
+  detail::require_little_endian(what);  // read_f32 copies F32 data as host-order floats
   if (size < 8) throw Error(what + ": not a safetensors file (" + std::to_string(size) + " bytes, no header length)");
   uint64_t n = 0;
   for (int i = 7; i >= 0; --i) n = (n << 8) | data[i];
@@ -117,20 +116,6 @@ inline std::vector<StTensor> parse_safetensors(const uint8_t* data, size_t size,
   return out;
 }
 
-inline std::string read_text_file(const std::string& path) {
-  std::ifstream f(path, std::ios::binary);
-  if (!f) throw Error(path + ": cannot open");
-  std::ostringstream ss;
-  ss << f.rdbuf();
-  if (f.bad()) throw Error(path + ": read error");
-  return ss.str();
-}
-
-inline bool file_exists(const std::string& path) {
-  struct stat st {};
-  return ::stat(path.c_str(), &st) == 0 && S_ISREG(st.st_mode);
-}
-
 // A checkpoint: model.safetensors, or the shards of model.safetensors.index.json.
 class SafetensorsCheckpoint {
  public:
@@ -138,8 +123,8 @@ class SafetensorsCheckpoint {
     SafetensorsCheckpoint c;
     const std::string single = dir + "/model.safetensors";
     const std::string index = dir + "/model.safetensors.index.json";
-    if (file_exists(index)) {
-      const json::Value root = json::parse(read_text_file(index), index);
+    if (detail::file_exists(index)) {
+      const json::Value root = json::parse(detail::read_file_bytes(index), index);
       const json::Value& map = json::get(root, "weight_map", index);
       if (!map.is_object()) throw Error(index + ": weight_map must be an object");
       std::map<std::string, std::string> where;  // tensor -> shard file
@@ -151,7 +136,7 @@ class SafetensorsCheckpoint {
         if (!where.emplace(kv.first, shard).second) throw Error(index + ": tensor \"" + kv.first + "\" listed twice");
         if (!shard_ids.count(shard)) {
           shard_ids[shard] = c.shards_.size();
-          c.shards_.push_back(MappedFile::open(dir + "/" + shard));
+          c.shards_.push_back(detail::MappedFile::open(dir + "/" + shard));
         }
       }
       for (size_t s = 0; s < c.shards_.size(); ++s) c.add_shard(s);
@@ -165,8 +150,8 @@ class SafetensorsCheckpoint {
           if (!where.count(t.name))
             throw Error(c.shards_[t.shard].path() + ": tensor \"" + t.name + "\" is not listed in " + index);
       }
-    } else if (file_exists(single)) {
-      c.shards_.push_back(MappedFile::open(single));
+    } else if (detail::file_exists(single)) {
+      c.shards_.push_back(detail::MappedFile::open(single));
       c.add_shard(0);
     } else {
       throw Error(dir + ": no model.safetensors or model.safetensors.index.json");
@@ -175,7 +160,7 @@ class SafetensorsCheckpoint {
   }
 
   const std::vector<StTensor>& tensors() const { return tensors_; }
-  const std::vector<MappedFile>& shards() const { return shards_; }
+  const std::vector<detail::MappedFile>& shards() const { return shards_; }
   const StTensor* find(const std::string& name) const {
     auto it = index_.find(name);
     return it == index_.end() ? nullptr : &tensors_[it->second];
@@ -203,7 +188,7 @@ class SafetensorsCheckpoint {
 
  private:
   void add_shard(size_t s) {
-    const MappedFile& m = shards_[s];
+    const detail::MappedFile& m = shards_[s];
     for (StTensor& t : parse_safetensors(m.data(), m.size(), m.path())) {
       t.shard = s;
       if (!index_.emplace(t.name, tensors_.size()).second)
@@ -211,9 +196,9 @@ class SafetensorsCheckpoint {
       tensors_.push_back(std::move(t));
     }
   }
-  std::vector<MappedFile> shards_;
+  std::vector<detail::MappedFile> shards_;
   std::vector<StTensor> tensors_;
   std::map<std::string, size_t> index_;
 };
 
-}  // namespace gemma3::detail
+}  // namespace gemma3::convert

@@ -1,4 +1,4 @@
-// gemma3/detail/npy.hpp — writes float32 arrays as NumPy .npy files.
+// gemma3/convert/npy.hpp — writes float32 arrays as NumPy .npy files.
 //
 // Format 1.0: magic "\x93NUMPY", version 1 0, little-endian uint16 header
 // length, an ASCII dict {'descr': '<f4', 'fortran_order': False, 'shape': (…), }
@@ -17,7 +17,7 @@
 #include "gemma3/error.hpp"
 
 namespace gemma3 {
-namespace detail {
+namespace convert {
 
 inline std::string npy_header_f32(const std::vector<size_t>& shape) {
   std::string dict = "{'descr': '<f4', 'fortran_order': False, 'shape': (";
@@ -44,7 +44,7 @@ inline std::string npy_header_f32(const std::vector<size_t>& shape) {
 // Writes data (product(shape) floats) to path atomically (temp file + rename).
 inline void write_npy_f32(const std::string& path, const float* data,
                           const std::vector<size_t>& shape) {
-  require_little_endian(path);  // the data is written as host-order floats
+  detail::require_little_endian(path);  // the data is written as host-order floats
   size_t count = 1;
   for (size_t d : shape) count *= d;
   const std::string header = npy_header_f32(shape);
@@ -64,5 +64,5 @@ inline void write_npy_f32(const std::string& path, const float* data,
   }
 }
 
-}  // namespace detail
+}  // namespace convert
 }  // namespace gemma3

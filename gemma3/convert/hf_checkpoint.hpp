@@ -1,4 +1,4 @@
-// gemma3/detail/hf_convert.hpp — a Hugging Face Gemma 3 checkpoint directory
+// gemma3/convert/hf_checkpoint.hpp — a Hugging Face Gemma 3 checkpoint directory
 // converted into one gemma3 model file (the work behind gemma3-convert).
 //
 // Reads config.json (+ preprocessor_config.json), model.safetensors or the
@@ -20,14 +20,15 @@
 #include <string>
 #include <vector>
 
-#include "gemma3/detail/hf_config.hpp"
-#include "gemma3/detail/safetensors.hpp"
+#include "gemma3/convert/hf_config.hpp"
+#include "gemma3/convert/safetensors.hpp"
 #include "gemma3/detail/sentencepiece_model.hpp"
 #include "gemma3/model_file.hpp"
+#include "gemma3/model_writer.hpp"
 #include "gemma3/tokenizer.hpp"
 #include "gemma3/weights.hpp"
 
-namespace gemma3::detail {
+namespace gemma3::convert {
 
 struct ConvertOptions {
   WeightType type = WeightType::BF16;
@@ -54,7 +55,7 @@ inline WeightType parse_weight_type(const std::string& s) {
 // else chat_template.jinja; "" when there is none.
 inline std::string find_chat_template(const std::string& dir) {
   auto from_json = [](const std::string& path) -> std::string {
-    const json::Value root = json::parse(read_text_file(path), path);
+    const json::Value root = json::parse(detail::read_file_bytes(path), path);
     const json::Value* t = root.find("chat_template");
     if (t == nullptr || t->is_null()) return "";
     if (t->is_string()) return t->as_string();
@@ -64,9 +65,9 @@ inline std::string find_chat_template(const std::string& dir) {
     throw Error(path + ": chat_template list has no \"default\" entry");
   };
   std::string t;
-  if (file_exists(dir + "/tokenizer_config.json")) t = from_json(dir + "/tokenizer_config.json");
-  if (t.empty() && file_exists(dir + "/chat_template.json")) t = from_json(dir + "/chat_template.json");
-  if (t.empty() && file_exists(dir + "/chat_template.jinja")) t = read_text_file(dir + "/chat_template.jinja");
+  if (detail::file_exists(dir + "/tokenizer_config.json")) t = from_json(dir + "/tokenizer_config.json");
+  if (t.empty() && detail::file_exists(dir + "/chat_template.json")) t = from_json(dir + "/chat_template.json");
+  if (t.empty() && detail::file_exists(dir + "/chat_template.jinja")) t = detail::read_file_bytes(dir + "/chat_template.jinja");
   return t;
 }
 
@@ -101,15 +102,15 @@ inline ConvertSummary convert_hf_checkpoint(const std::string& dir, const std::s
   const auto t0 = std::chrono::steady_clock::now();
   // -- config
   const std::string cfg_path = dir + "/config.json";
-  if (!file_exists(cfg_path)) throw Error(cfg_path + ": missing (is " + dir + " a Hugging Face checkpoint directory?)");
-  ModelConfig cfg = resolve_hf_config(read_text_file(cfg_path), cfg_path);
+  if (!detail::file_exists(cfg_path)) throw Error(cfg_path + ": missing (is " + dir + " a Hugging Face checkpoint directory?)");
+  ModelConfig cfg = resolve_hf_config(detail::read_file_bytes(cfg_path), cfg_path);
   const std::string pre_path = dir + "/preprocessor_config.json";
-  if (file_exists(pre_path)) resolve_hf_preprocessor(read_text_file(pre_path), pre_path, cfg);
+  if (detail::file_exists(pre_path)) resolve_hf_preprocessor(detail::read_file_bytes(pre_path), pre_path, cfg);
 
   // -- tokenizer + chat template
   const std::string tok_path = dir + "/tokenizer.model";
-  if (!file_exists(tok_path)) throw Error(tok_path + ": missing (the SentencePiece tokenizer is required)");
-  const TokenizerData tok = parse_sentencepiece_model(read_text_file(tok_path), tok_path);
+  if (!detail::file_exists(tok_path)) throw Error(tok_path + ": missing (the SentencePiece tokenizer is required)");
+  const TokenizerData tok = detail::parse_sentencepiece_model(detail::read_file_bytes(tok_path), tok_path);
   Tokenizer::from_data(tok, tok_path);  // validates the vocabulary
   auto piece_id = [&](const char* text) -> int {
     for (size_t i = 0; i < tok.pieces.size(); ++i)
@@ -118,7 +119,7 @@ inline ConvertSummary convert_hf_checkpoint(const std::string& dir, const std::s
   };
   cfg.tokens.start_of_turn = piece_id("<start_of_turn>");
   cfg.tokens.end_of_turn = piece_id("<end_of_turn>");
-  validate_config(cfg, cfg_path);
+  detail::validate_config(cfg, cfg_path);
   const std::string chat_template = find_chat_template(dir);
 
   // -- match the checkpoint's tensors to the table
@@ -139,8 +140,8 @@ inline ConvertSummary convert_hf_checkpoint(const std::string& dir, const std::s
     if (src[i] == nullptr) throw Error(dir + ": missing tensor " + s.hf_names.front() + " (" + s.name + ")");
     const StTensor& t = *src[i];
     if (t.shape != s.hf_shape)
-      throw Error(ckpt.shard_path(t) + ": tensor " + t.name + " has shape " + shape_str(t.shape) + ", the config implies " +
-                  shape_str(s.hf_shape));
+      throw Error(ckpt.shard_path(t) + ": tensor " + t.name + " has shape " + detail::shape_str(t.shape) + ", the config implies " +
+                  detail::shape_str(s.hf_shape));
     if (t.dtype != "BF16" && t.dtype != "F16" && t.dtype != "F32")
       throw Error(ckpt.shard_path(t) + ": tensor " + t.name + ": unsupported dtype " + t.dtype + " (need BF16, F16 or F32)");
     total_bytes += t.end - t.begin;
@@ -150,7 +151,7 @@ inline ConvertSummary convert_hf_checkpoint(const std::string& dir, const std::s
     if (is_tied_lm_head_name(t.name)) {
       // Tied LM head (spec §1.2): it must be the embedding itself.
       const StTensor& e = *src[0];
-      if (t.shape != e.shape) throw Error(ckpt.shard_path(t) + ": tensor " + t.name + " has shape " + shape_str(t.shape) + ", expected the embedding's " + shape_str(e.shape));
+      if (t.shape != e.shape) throw Error(ckpt.shard_path(t) + ": tensor " + t.name + " has shape " + detail::shape_str(t.shape) + ", expected the embedding's " + detail::shape_str(e.shape));
       bool same = t.dtype == e.dtype && std::memcmp(ckpt.bytes(t), ckpt.bytes(e), size_t(t.end - t.begin)) == 0;
       if (!same) throw Error(ckpt.shard_path(t) + ": tensor " + t.name + " differs from embed_tokens (untied LM heads are not supported)");
       continue;
@@ -209,4 +210,4 @@ inline ConvertSummary convert_hf_checkpoint(const std::string& dir, const std::s
   return sum;
 }
 
-}  // namespace gemma3::detail
+}  // namespace gemma3::convert

@@ -1,4 +1,4 @@
-// gemma3/detail/hf_config.hpp — Hugging Face config.json (+ preprocessor_config.json)
+// gemma3/convert/hf_config.hpp — Hugging Face config.json (+ preprocessor_config.json)
 // resolved into a ModelConfig.
 //
 // The released config.json is sparse (spec §1.1): every value it omits takes
@@ -16,10 +16,15 @@
 
 #include "gemma3/config.hpp"
 #include "gemma3/detail/config_fields.hpp"
-#include "gemma3/detail/json.hpp"
+#include "gemma3/detail/file_util.hpp"
+#include "gemma3/json.hpp"
 #include "gemma3/error.hpp"
 
-namespace gemma3::detail {
+namespace gemma3::convert {
+
+// The file helpers of the library, for the tools that read checkpoints.
+using detail::file_exists;
+using detail::read_file_bytes;
 
 // Class defaults (transformers Gemma3TextConfig / SiglipVisionConfig).
 inline TextConfig gemma3_text_class_defaults() {
@@ -265,4 +270,4 @@ inline void resolve_hf_preprocessor(const std::string& text, const std::string& 
   }
 }
 
-}  // namespace gemma3::detail
+}  // namespace gemma3::convert
