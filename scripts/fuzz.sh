@@ -26,7 +26,7 @@ work="${FUZZ_WORK_DIR:-$build/fuzz-work}"
 cxx="${FUZZ_CXX:-clang++-14}"
 command -v "$cxx" >/dev/null || { echo "error: $cxx not found (apt-get install clang-14)" >&2; exit 1; }
 
-cmake -S "$root" -B "$build" -DCMAKE_CXX_COMPILER="$cxx" -DCMAKE_BUILD_TYPE=Release \
+cmake -S "$root" -B "$build" -DCMAKE_CXX_COMPILER="$cxx" -DCMAKE_BUILD_TYPE=Release -DGEMMA3_WERROR=ON \
   -DGEMMA3_BUILD_FUZZERS=ON -DGEMMA3_BUILD_TESTS=OFF -DGEMMA3_BUILD_TOOLS=OFF \
   -DGEMMA3_BUILD_EXAMPLES=OFF >/dev/null
 cmake --build "$build" -j "${FUZZ_JOBS:-2}" --target $(printf 'fuzz_%s ' "${targets[@]}") >/dev/null

@@ -23,7 +23,7 @@ bash "$root/scripts/install-deps.sh" g++-aarch64-linux-gnu qemu-user libhwy-dev:
   libstb-dev:arm64 libgomp1:arm64 doctest-dev cmake make
 
 cmake -S "$root" -B "$build" -DCMAKE_TOOLCHAIN_FILE="$root/cmake/toolchains/aarch64-linux-gnu.cmake" \
-  -DCMAKE_BUILD_TYPE=Release -DGEMMA3_BUILD_EXAMPLES=OFF >/dev/null
+  -DCMAKE_BUILD_TYPE=Release -DGEMMA3_BUILD_EXAMPLES=OFF -DGEMMA3_WERROR=ON >/dev/null
 cmake --build "$build" -j"$(nproc)"
 t1=$(date +%s)
 
