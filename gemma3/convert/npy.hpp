@@ -16,8 +16,7 @@
 #include "gemma3/detail/endian.hpp"
 #include "gemma3/error.hpp"
 
-namespace gemma3 {
-namespace convert {
+namespace gemma3::convert {
 
 inline std::string npy_header_f32(const std::vector<size_t>& shape) {
   std::string dict = "{'descr': '<f4', 'fortran_order': False, 'shape': (";
@@ -64,5 +63,4 @@ inline void write_npy_f32(const std::string& path, const float* data,
   }
 }
 
-}  // namespace convert
-}  // namespace gemma3
+}  // namespace gemma3::convert

@@ -24,9 +24,7 @@
 #include "gemma3/error.hpp"
 #include "gemma3/image_types.hpp"
 
-namespace gemma3 {
-
-namespace detail {
+namespace gemma3::detail {
 
 inline std::string stb_reason() {
   const char* r = stbi_failure_reason();
@@ -296,6 +294,4 @@ inline void check_dims(const std::string& name, int w, int h, const ImageLoadOpt
                 " (ImageLoadOptions::max_pixels); refused before decoding");
 }
 
-}  // namespace detail
-
-}  // namespace gemma3
+}  // namespace gemma3::detail

@@ -27,8 +27,7 @@
 #include "gemma3/error.hpp"
 #include "gemma3/image_types.hpp"
 
-namespace gemma3 {
-namespace detail {
+namespace gemma3::detail {
 
 // Everything libjpeg touches, in one plain struct owned by decode_jpeg.
 struct JpegState {
@@ -155,5 +154,4 @@ inline Image decode_jpeg(const std::uint8_t* p, std::size_t n, const std::string
   return img;
 }
 
-}  // namespace detail
-}  // namespace gemma3
+}  // namespace gemma3::detail

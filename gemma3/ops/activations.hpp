@@ -3,8 +3,7 @@
 
 #include "gemma3/ops/dispatch.hpp"
 
-namespace gemma3 {
-namespace ops {
+namespace gemma3::ops {
 
 HWY_EXPORT(GeluInPlace);
 HWY_EXPORT(GeluMul);
@@ -21,5 +20,4 @@ inline void gelu_mul(const float* gate, const float* up, float* out, size_t n) {
   HWY_DYNAMIC_DISPATCH(GeluMul)(gate, up, out, n);
 }
 
-}  // namespace ops
-}  // namespace gemma3
+}  // namespace gemma3::ops

@@ -40,8 +40,7 @@
 
 #include "gemma3/ops/kernels-inl.hpp"  // the static (baseline) target
 
-namespace gemma3 {
-namespace ops {
+namespace gemma3::ops {
 
 HWY_EXPORT(CompiledTarget);
 
@@ -52,5 +51,4 @@ inline const char* active_target_name() {
   return hwy::TargetName(HWY_DYNAMIC_DISPATCH(CompiledTarget)());
 }
 
-}  // namespace ops
-}  // namespace gemma3
+}  // namespace gemma3::ops

@@ -15,8 +15,7 @@
 #include "gemma3/ops/dispatch.hpp"
 #include "gemma3/ops/vector.hpp"
 
-namespace gemma3 {
-namespace ops {
+namespace gemma3::ops {
 
 HWY_EXPORT(MatVecRows);
 HWY_EXPORT(MatVecPrepare);
@@ -171,5 +170,4 @@ inline void matmul(const MatView& W, const float* X, size_t n, float* Y, const T
   }, work);
 }
 
-}  // namespace ops
-}  // namespace gemma3
+}  // namespace gemma3::ops

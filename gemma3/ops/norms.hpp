@@ -3,8 +3,7 @@
 
 #include "gemma3/ops/dispatch.hpp"
 
-namespace gemma3 {
-namespace ops {
+namespace gemma3::ops {
 
 HWY_EXPORT(RMSNormRows);
 HWY_EXPORT(LayerNormRows);
@@ -32,5 +31,4 @@ inline void layer_norm(const float* x, const float* w, const float* b, size_t ro
   HWY_DYNAMIC_DISPATCH(LayerNormRows)(x, w, b, rows, n, eps, out);
 }
 
-}  // namespace ops
-}  // namespace gemma3
+}  // namespace gemma3::ops

@@ -8,8 +8,7 @@
 #include "gemma3/error.hpp"
 #include "gemma3/ops/matmul.hpp"
 
-namespace gemma3 {
-namespace ops {
+namespace gemma3::ops {
 
 // image: CHW [C, S, S] floats. Writes the (S/p)² patches, patch index
 // r·(S/p) + q (row r, column q), each flattened as c·p·p + dy·p + dx — the
@@ -54,5 +53,4 @@ inline void patch_embed(const float* image, size_t C, size_t S, size_t p, const 
   matmul(W, patches.data(), n, out, ctx, bias);
 }
 
-}  // namespace ops
-}  // namespace gemma3
+}  // namespace gemma3::ops

@@ -3,8 +3,7 @@
 
 #include "gemma3/ops/dispatch.hpp"
 
-namespace gemma3 {
-namespace ops {
+namespace gemma3::ops {
 
 HWY_EXPORT(AvgPool2D);
 
@@ -19,5 +18,4 @@ inline void avg_pool_2d(const float* in, size_t H, size_t W, size_t C, size_t k,
   HWY_DYNAMIC_DISPATCH(AvgPool2D)(in, H, W, C, k, out);
 }
 
-}  // namespace ops
-}  // namespace gemma3
+}  // namespace gemma3::ops

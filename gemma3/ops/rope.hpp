@@ -4,8 +4,7 @@
 
 #include "gemma3/ops/dispatch.hpp"
 
-namespace gemma3 {
-namespace ops {
+namespace gemma3::ops {
 
 HWY_EXPORT(RopeRotate);
 
@@ -20,5 +19,4 @@ inline void rope(float* z, size_t heads, size_t head_dim, const float* cos, cons
   HWY_DYNAMIC_DISPATCH(RopeRotate)(z, heads, head_dim, cos, sin);
 }
 
-}  // namespace ops
-}  // namespace gemma3
+}  // namespace gemma3::ops

@@ -3,8 +3,7 @@
 
 #include "gemma3/ops/dispatch.hpp"
 
-namespace gemma3 {
-namespace ops {
+namespace gemma3::ops {
 
 HWY_EXPORT(SoftmaxInPlace);
 
@@ -15,5 +14,4 @@ HWY_EXPORT(SoftmaxInPlace);
 // Highway's vectorized Exp (≤ 1 ulp in its documented range).
 inline void softmax(float* x, size_t n) { HWY_DYNAMIC_DISPATCH(SoftmaxInPlace)(x, n); }
 
-}  // namespace ops
-}  // namespace gemma3
+}  // namespace gemma3::ops

@@ -18,8 +18,7 @@
 
 #include "gemma3/error.hpp"
 
-namespace gemma3 {
-namespace ops {
+namespace gemma3::ops {
 
 // Names of the targets compiled into this program, best first ("AVX3 AVX2
 // SSE4 SSSE3 EMU128" on x86-64; "SVE2_128 SVE_256 SVE2 SVE NEON" on Arm).
@@ -74,5 +73,4 @@ inline void limit_targets_from_env() {
   }
 }
 
-}  // namespace ops
-}  // namespace gemma3
+}  // namespace gemma3::ops

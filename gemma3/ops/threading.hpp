@@ -17,8 +17,7 @@
 #include <omp.h>
 #endif
 
-namespace gemma3 {
-namespace ops {
+namespace gemma3::ops {
 
 // Work (multiply-adds, roughly) below which another thread costs more than
 // it saves: waking a thread and the barrier at the end take microseconds on
@@ -80,5 +79,4 @@ void parallel_for(size_t tasks, const ThreadContext& ctx, const F& f, size_t wor
 #endif
 }
 
-}  // namespace ops
-}  // namespace gemma3
+}  // namespace gemma3::ops

@@ -10,8 +10,7 @@
 
 #include "gemma3/ops/dispatch.hpp"
 
-namespace gemma3 {
-namespace ops {
+namespace gemma3::ops {
 
 HWY_EXPORT(DotF32);
 HWY_EXPORT(DotBF16);
@@ -83,5 +82,4 @@ inline void f32_to_bf16(const float* in, uint16_t* out, size_t n) {
   HWY_DYNAMIC_DISPATCH(F32ToBF16)(in, out, n);
 }
 
-}  // namespace ops
-}  // namespace gemma3
+}  // namespace gemma3::ops
