@@ -40,7 +40,8 @@ inline float StreamSum(const float* HWY_RESTRICT p, size_t n) {
     s6 = hn::Add(s6, hn::Load(d, p + i + 6 * N));
     s7 = hn::Add(s7, hn::Load(d, p + i + 7 * N));
   }
-  const auto s = hn::Add(hn::Add(hn::Add(s0, s1), hn::Add(s2, s3)), hn::Add(hn::Add(s4, s5), hn::Add(s6, s7)));
+  const auto s =
+      hn::Add(hn::Add(hn::Add(s0, s1), hn::Add(s2, s3)), hn::Add(hn::Add(s4, s5), hn::Add(s6, s7)));
   return hn::GetLane(hn::SumOfLanes(d, s));
 }
 

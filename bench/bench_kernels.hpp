@@ -204,8 +204,9 @@ inline Limits measure_limits(const KernelBenchOptions& o) {
   std::printf("machine limits (median of %d runs)\n", o.reps);
   std::printf("  read bandwidth (%zu MiB buffer)  1 thread %7.1f GB/s     %2d threads %7.1f GB/s\n",
               mib, L.bw1, o.threads, L.bwN);
-  std::printf("  f32 FMA peak                     1 thread %7.1f GFLOP/s  %2d threads %7.1f GFLOP/s\n\n",
-              L.flops1, o.threads, L.flopsN);
+  std::printf(
+      "  f32 FMA peak                     1 thread %7.1f GFLOP/s  %2d threads %7.1f GFLOP/s\n\n",
+      L.flops1, o.threads, L.flopsN);
   return L;
 }
 
@@ -222,9 +223,10 @@ inline void bench_matvec(const KernelBenchOptions& o, const Limits& L) {
                                {262208, 2560, "lm_head"}};
   if (o.quick) shapes.pop_back();
   const ops::ThreadContext ctx(o.threads);
-  std::printf("matvec y = W·x, %d threads: weight bytes read per call / median time, vs the\n"
-              "%d-thread read bandwidth (%.1f GB/s); copies of W rotate so W comes from DRAM\n",
-              o.threads, o.threads, L.bwN);
+  std::printf(
+      "matvec y = W·x, %d threads: weight bytes read per call / median time, vs the\n"
+      "%d-thread read bandwidth (%.1f GB/s); copies of W rotate so W comes from DRAM\n",
+      o.threads, o.threads, L.bwN);
   std::printf("  %-13s %-15s %-5s %9s %9s %9s %7s %10s %7s\n", "W rows×cols", "(in → out)", "type",
               "MB", "ms", "GB/s", "% bw", "best GB/s", "% bw");
   for (const Shape& s : shapes) {
@@ -235,7 +237,8 @@ inline void bench_matvec(const KernelBenchOptions& o, const Limits& L) {
       std::vector<hwy::AlignedFreeUniquePtr<uint8_t[]>> mats;
       for (size_t c = 0; c < copies; ++c) {
         mats.push_back(hwy::AllocateAligned<uint8_t>(bytes));
-        if (!mats.back()) throw Error("bench: out of memory for a " + std::to_string(bytes) + "-byte matrix");
+        if (!mats.back())
+          throw Error("bench: out of memory for a " + std::to_string(bytes) + "-byte matrix");
         fill_random_matrix(t, s.rows, s.cols, mats.back().get(), o.threads, 1234 + c);
       }
       std::vector<float> x(s.cols), y(s.rows);
@@ -264,11 +267,12 @@ inline void bench_matmul(const KernelBenchOptions& o, const Limits& L) {
       {10240, 2560, "gate/up_proj"}, {2560, 10240, "down_proj"}, {2048, 2560, "q_proj"}};
   const ops::ThreadContext ctx(o.threads);
   const size_t n = o.n;
-  std::printf("matmul Y = X·Wᵀ, n = %zu tokens, %d threads: 2·n·rows·cols / median time, vs the\n"
-              "%d-thread f32 FMA peak (%.1f GFLOP/s)\n",
-              n, o.threads, o.threads, L.flopsN);
-  std::printf("  %-13s %-15s %-5s %9s %9s %7s %12s %7s\n", "W rows×cols", "(in → out)", "type", "ms",
-              "GFLOP/s", "% peak", "best GFLOP/s", "% peak");
+  std::printf(
+      "matmul Y = X·Wᵀ, n = %zu tokens, %d threads: 2·n·rows·cols / median time, vs the\n"
+      "%d-thread f32 FMA peak (%.1f GFLOP/s)\n",
+      n, o.threads, o.threads, L.flopsN);
+  std::printf("  %-13s %-15s %-5s %9s %9s %7s %12s %7s\n", "W rows×cols", "(in → out)", "type",
+              "ms", "GFLOP/s", "% peak", "best GFLOP/s", "% peak");
   for (const Shape& s : shapes) {
     std::vector<float> X(n * s.cols), Y(n * s.rows);
     for (size_t i = 0; i < X.size(); ++i) X[i] = random_unit(7 * i + 1);
@@ -278,9 +282,8 @@ inline void bench_matmul(const KernelBenchOptions& o, const Limits& L) {
       if (!mat) throw Error("bench: out of memory for a " + std::to_string(bytes) + "-byte matrix");
       fill_random_matrix(t, s.rows, s.cols, mat.get(), o.threads, 99);
       const MatView W{t, s.rows, s.cols, mat.get()};
-      const Timing tm = time_runs(std::max(1, (o.reps + 1) / 2), [&](int) {
-        ops::matmul(W, X.data(), n, Y.data(), ctx);
-      });
+      const Timing tm = time_runs(std::max(1, (o.reps + 1) / 2),
+                                  [&](int) { ops::matmul(W, X.data(), n, Y.data(), ctx); });
       const double sec = tm.median;
       const double flop = 2.0 * double(n) * double(s.rows) * double(s.cols);
       const double gf = flop / sec / 1e9, best = flop / tm.best / 1e9;
@@ -338,7 +341,8 @@ inline int kernels_main(int argc, char** argv) {
       o.quick = true;
     } else if (a == "--only") {
       const std::string v = value();
-      if (v != "matvec" && v != "matmul") throw Error("kernels: --only takes matvec or matmul, got '" + v + "'");
+      if (v != "matvec" && v != "matmul")
+        throw Error("kernels: --only takes matvec or matmul, got '" + v + "'");
       o.matvec = v == "matvec";
       o.matmul = v == "matmul";
     } else if (a == "--types") {
@@ -374,9 +378,10 @@ inline int kernels_main(int argc, char** argv) {
   const Limits L = measure_limits(o);
   if (o.matvec) bench_matvec(o, L);
   if (o.matmul) bench_matmul(o, L);
-  std::printf("load average now %.2f (a load above the core count means other processes\n"
-              "competed for the cores: medians then include waits for descheduled threads)\n",
-              load_average());
+  std::printf(
+      "load average now %.2f (a load above the core count means other processes\n"
+      "competed for the cores: medians then include waits for descheduled threads)\n",
+      load_average());
   return 0;
 }
 

@@ -58,7 +58,7 @@ namespace model_detail {
 struct Options {
   WeightType type = WeightType::Q4;
   std::string cache_dir, config, preprocessor, tokenizer, chat_template;
-  std::vector<int> threads;  // default: 1, 2, …, all cores
+  std::vector<int> threads;       // default: 1, 2, …, all cores
   int reps = 3, image_reps = -1;  // -1: as reps
   size_t prompt = 512, gen = 128, context = 4096;
   bool image = true, kv128k = true, json = false, regen = false;
@@ -79,7 +79,6 @@ inline std::string default_cache_dir() {
   return "/tmp/gemma3-cache";
 }
 
-
 // mkdir -p
 inline void make_dirs(const std::string& path) {
   for (size_t i = 1; i <= path.size(); ++i) {
@@ -95,8 +94,8 @@ inline void make_dirs(const std::string& path) {
 
 // Encoded bytes of rows [r0, r0 + n) of a [rows, cols] matrix of type t
 // (values only; Q8/Q4 scales come separately), standard deviation 1/√cols.
-inline void random_rows(WeightType t, size_t cols, size_t r0, size_t n, uint64_t seed,
-                        uint8_t* out, int threads) {
+inline void random_rows(WeightType t, size_t cols, size_t r0, size_t n, uint64_t seed, uint8_t* out,
+                        int threads) {
   const size_t rb = row_bytes(t, cols);
   const float a = std::sqrt(3.0f / float(cols));  // uniform(−a, a) has std 1/√cols
   const long long nn = static_cast<long long>(n);
@@ -131,7 +130,8 @@ inline void random_rows(WeightType t, size_t cols, size_t r0, size_t n, uint64_t
           for (size_t k = 0; k < 8 && c + k < rb; ++k) {
             const size_t g = (c + k) / 16, j = (c + k) % 16;
             const uint8_t lo = g * 32 + j < cols ? uint8_t(1 + ((h >> (8 * k)) & 255) % 15) : 8;
-            const uint8_t hi = g * 32 + j + 16 < cols ? uint8_t(1 + ((h >> (8 * k + 4)) & 255) % 15) : 8;
+            const uint8_t hi =
+                g * 32 + j + 16 < cols ? uint8_t(1 + ((h >> (8 * k + 4)) & 255) % 15) : 8;
             o[c + k] = uint8_t(lo | (hi << 4));
           }
         }
@@ -272,8 +272,8 @@ inline double decode_bytes(const ModelFile& f, size_t pos) {
   const double row = double(c.num_key_value_heads) * double(c.head_dim) * 2.0;  // bf16
   double kv = 0;
   for (int l = 0; l < c.num_hidden_layers; ++l) {
-    const size_t seen = c.layer_is_global[size_t(l)] ? pos + 1
-                                                      : std::min(pos + 1, size_t(c.sliding_window));
+    const size_t seen =
+        c.layer_is_global[size_t(l)] ? pos + 1 : std::min(pos + 1, size_t(c.sliding_window));
     kv += 2.0 * row * double(seen);
   }
   return w + kv;
@@ -314,7 +314,7 @@ inline Result run_threads(const std::string& path, const Options& o, int threads
   so.context = o.context;
   so.threads = threads;
   so.prefill_chunk = o.prompt;  // one chunk, as llama.cpp's pp512 (batch 512)
-  so.sampling.greedy = true;  // (the benchmark takes the argmax itself)
+  so.sampling.greedy = true;    // (the benchmark takes the argmax itself)
   std::vector<int> prompt(o.prompt);
   for (int rep = 0; rep < o.reps; ++rep) {
     // Time to first token: open the file (warm page cache), prefill, sample.
@@ -358,8 +358,9 @@ inline Result run_threads(const std::string& path, const Options& o, int threads
       im.width = im.height = model.config().vision.image_size;
       im.rgb.resize(size_t(im.width) * size_t(im.height) * 3);
       for (size_t i = 0; i < im.rgb.size(); ++i) im.rgb[i] = uint8_t(mix64(i + 99) >> 56);
-      s.chat({ChatPart::make_image_pixels(std::move(im)), ChatPart::make_text("Describe this image.")},
-             {}, 1);
+      s.chat(
+          {ChatPart::make_image_pixels(std::move(im)), ChatPart::make_text("Describe this image.")},
+          {}, 1);
       img.push_back(s.timings().image_encode_seconds);
     }
   }
@@ -445,8 +446,12 @@ inline int compare_main(const std::vector<std::string>& paths, size_t tokens, in
   if (paths.size() < 2) throw Error("--compare needs at least two model files");
   std::vector<std::vector<float>> ref_dec, ref_pre;
   std::vector<int> ids;
-  if (json) std::printf("{\"reference\": \"%s\", \"tokens\": %zu, \"files\": [\n", paths[0].c_str(), tokens);
-  else std::printf("logits against %s, %zu tokens (max |diff|, max |ref|, top-1 agreement)\n", paths[0].c_str(), tokens);
+  if (json)
+    std::printf("{\"reference\": \"%s\", \"tokens\": %zu, \"files\": [\n", paths[0].c_str(),
+                tokens);
+  else
+    std::printf("logits against %s, %zu tokens (max |diff|, max |ref|, top-1 agreement)\n",
+                paths[0].c_str(), tokens);
   for (size_t f = 0; f < paths.size(); ++f) {
     Model model(paths[f]);
     const size_t V = model.decoder().vocab_rows();
@@ -470,7 +475,8 @@ inline int compare_main(const std::vector<std::string>& paths, size_t tokens, in
       model.decoder().forward(cache, ids.data(), tokens, {}, all.data(), true, b,
                               ops::ThreadContext(threads));
       for (size_t i = 0; i < tokens; ++i)
-        pre.emplace_back(all.begin() + std::ptrdiff_t(i * V), all.begin() + std::ptrdiff_t((i + 1) * V));
+        pre.emplace_back(all.begin() + std::ptrdiff_t(i * V),
+                         all.begin() + std::ptrdiff_t((i + 1) * V));
     }
     if (f == 0) {
       ref_dec = dec;
@@ -483,15 +489,17 @@ inline int compare_main(const std::vector<std::string>& paths, size_t tokens, in
       dp.add(pre[i].data(), ref_pre[i].data(), nv);
     }
     if (json)
-      std::printf("  {\"file\": \"%s\", \"decode\": {\"max_abs_diff\": %.6g, \"max_abs_ref\": %.6g, "
-                  "\"top1_agreement\": %.4f}, \"prefill\": {\"max_abs_diff\": %.6g, \"max_abs_ref\": %.6g, "
-                  "\"top1_agreement\": %.4f}}%s\n", paths[f].c_str(), dd.max_abs, dd.max_ref,
-                  double(dd.agree) / dd.rows, dp.max_abs, dp.max_ref, double(dp.agree) / dp.rows,
-                  f + 1 < paths.size() ? "," : "");
+      std::printf(
+          "  {\"file\": \"%s\", \"decode\": {\"max_abs_diff\": %.6g, \"max_abs_ref\": %.6g, "
+          "\"top1_agreement\": %.4f}, \"prefill\": {\"max_abs_diff\": %.6g, \"max_abs_ref\": %.6g, "
+          "\"top1_agreement\": %.4f}}%s\n",
+          paths[f].c_str(), dd.max_abs, dd.max_ref, double(dd.agree) / dd.rows, dp.max_abs,
+          dp.max_ref, double(dp.agree) / dp.rows, f + 1 < paths.size() ? "," : "");
     else
-      std::printf("  %s\n    decode (matvec): %.4g, %.4g, %.3f    prefill (matmul): %.4g, %.4g, %.3f\n",
-                  paths[f].c_str(), dd.max_abs, dd.max_ref, double(dd.agree) / dd.rows, dp.max_abs,
-                  dp.max_ref, double(dp.agree) / dp.rows);
+      std::printf(
+          "  %s\n    decode (matvec): %.4g, %.4g, %.3f    prefill (matmul): %.4g, %.4g, %.3f\n",
+          paths[f].c_str(), dd.max_abs, dd.max_ref, double(dd.agree) / dd.rows, dp.max_abs,
+          dp.max_ref, double(dp.agree) / dp.rows);
   }
   if (json) std::printf("]}\n");
   return 0;
@@ -589,16 +597,19 @@ inline int model_main(int argc, char** argv) {
     }
   }
   if (!cached) {
-    if (!convert::file_exists(o.config)) throw Error(o.config + ": not found (give --config <config.json>)");
+    if (!convert::file_exists(o.config))
+      throw Error(o.config + ": not found (give --config <config.json>)");
     if (!convert::file_exists(o.tokenizer))
       throw Error(o.tokenizer + ": not found (give --tokenizer <tokenizer.model>)");
     ModelConfig cfg = convert::resolve_hf_config(convert::read_file_bytes(o.config), o.config);
     if (convert::file_exists(o.preprocessor))
-      convert::resolve_hf_preprocessor(convert::read_file_bytes(o.preprocessor), o.preprocessor, cfg);
+      convert::resolve_hf_preprocessor(convert::read_file_bytes(o.preprocessor), o.preprocessor,
+                                       cfg);
     const std::string tok_bytes = convert::read_file_bytes(o.tokenizer);
     const TokenizerData tok = detail::parse_sentencepiece_model(tok_bytes, o.tokenizer);
-    const std::string tmpl =
-        convert::file_exists(o.chat_template) ? convert::read_file_bytes(o.chat_template) : std::string();
+    const std::string tmpl = convert::file_exists(o.chat_template)
+                                 ? convert::read_file_bytes(o.chat_template)
+                                 : std::string();
     make_dirs(o.cache_dir);
     std::fprintf(info, "writing %s (random weights, real 4B shapes, %s)...\n", path.c_str(),
                  weight_type_name(o.type));
@@ -649,17 +660,21 @@ inline int model_main(int argc, char** argv) {
                 weight_type_name(o.type), file_bytes);
     std::printf("  \"generate_seconds\": %.3f, \"target\": \"%s\",\n", gen_s,
                 ops::active_target_name());
-    std::printf("  \"prompt_tokens\": %zu, \"decode_tokens\": %zu, \"context\": %zu, \"reps\": %d,\n",
-                o.prompt, o.gen, o.context, o.reps);
+    std::printf(
+        "  \"prompt_tokens\": %zu, \"decode_tokens\": %zu, \"context\": %zu, \"reps\": %d,\n",
+        o.prompt, o.gen, o.context, o.reps);
     std::printf("  \"load_average\": [%.2f, %.2f],\n", load0, load1);
-    std::printf("  \"kv_cache_128k\": {\"bytes\": %.0f, \"rss_allocated\": %.0f, \"rss_written\": %.0f},\n"
-                "  \"runs\": [\n", kv128_bytes, kv128_rss, kv128_rss_full);
+    std::printf(
+        "  \"kv_cache_128k\": {\"bytes\": %.0f, \"rss_allocated\": %.0f, \"rss_written\": %.0f},\n"
+        "  \"runs\": [\n",
+        kv128_bytes, kv128_rss, kv128_rss_full);
     for (size_t i = 0; i < results.size(); ++i) {
       const Result& r = results[i];
       const double ceiling = r.bandwidth * 1e9 / r.bytes_per_token;
-      std::printf("    {\"threads\": %d, \"read_bandwidth_gbs\": %.2f, \"bytes_per_token\": %.0f, "
-                  "\"decode_ceiling_tps\": %.3f,\n", r.threads, r.bandwidth, r.bytes_per_token,
-                  ceiling);
+      std::printf(
+          "    {\"threads\": %d, \"read_bandwidth_gbs\": %.2f, \"bytes_per_token\": %.0f, "
+          "\"decode_ceiling_tps\": %.3f,\n",
+          r.threads, r.bandwidth, r.bytes_per_token, ceiling);
       std::printf("     \"load_s\": %s,\n     \"ttft_s\": %s,\n", json_stat(r.load_s).c_str(),
                   json_stat(r.ttft_s).c_str());
       std::printf("     \"prefill_tps\": %s,\n     \"decode_tps\": %s,\n",
@@ -667,19 +682,23 @@ inline int model_main(int argc, char** argv) {
       std::printf("     \"decode_pct_of_ceiling\": %.1f,\n", 100.0 * r.decode_tps.median / ceiling);
       std::printf("     \"prefill_tps_by_cpu_time\": %s,\n     \"decode_tps_by_cpu_time\": %s,\n",
                   json_stat(r.prefill_cpu_tps).c_str(), json_stat(r.decode_cpu_tps).c_str());
-      std::printf("     \"image_s\": %s,\n", r.image_s.median > 0 ? json_stat(r.image_s).c_str() : "null");
-      std::printf("     \"peak_rss_bytes\": %.0f, \"kv_cache_bytes\": %.0f, \"cpu_s\": %.2f, "
-                  "\"wall_s\": %.2f}%s\n", r.peak_rss, r.kv_bytes, r.cpu_s, r.wall_s,
-                  i + 1 < results.size() ? "," : "");
+      std::printf("     \"image_s\": %s,\n",
+                  r.image_s.median > 0 ? json_stat(r.image_s).c_str() : "null");
+      std::printf(
+          "     \"peak_rss_bytes\": %.0f, \"kv_cache_bytes\": %.0f, \"cpu_s\": %.2f, "
+          "\"wall_s\": %.2f}%s\n",
+          r.peak_rss, r.kv_bytes, r.cpu_s, r.wall_s, i + 1 < results.size() ? "," : "");
     }
     std::printf("  ]\n}\n");
     return 0;
   }
   std::printf("\ngemma3-bench model: %s, random weights at the real 4B shapes, target %s\n",
               path.c_str(), ops::active_target_name());
-  std::printf("file %.2f GB (%s)%s; prompt %zu tokens, decode %zu tokens, context %zu (bf16 KV), "
-              "median (min–max) of %d runs\n", file_bytes * 1e-9, weight_type_name(o.type),
-              gen_s >= 0 ? "" : ", cached", o.prompt, o.gen, o.context, o.reps);
+  std::printf(
+      "file %.2f GB (%s)%s; prompt %zu tokens, decode %zu tokens, context %zu (bf16 KV), "
+      "median (min–max) of %d runs\n",
+      file_bytes * 1e-9, weight_type_name(o.type), gen_s >= 0 ? "" : ", cached", o.prompt, o.gen,
+      o.context, o.reps);
   std::printf("%-4s %8s %10s %8s %18s %18s %18s %9s %18s %8s\n", "thr", "bw GB/s", "ceil tok/s",
               "load s", "TTFT s", "prefill tok/s", "decode tok/s", "% ceil", "image s", "RSS GB");
   for (const Result& r : results) {
@@ -691,9 +710,11 @@ inline int model_main(int argc, char** argv) {
                 r.image_s.median > 0 ? fmt_stat(r.image_s, "%.1f").c_str() : "-",
                 r.peak_rss * 1e-9);
   }
-  std::printf("bytes read per decoded token (weights + KV, mean): %.3f GB; KV cache at context "
-              "%zu: %.3f GB\n", results.empty() ? 0.0 : results[0].bytes_per_token * 1e-9,
-              o.context, results.empty() ? 0.0 : results[0].kv_bytes * 1e-9);
+  std::printf(
+      "bytes read per decoded token (weights + KV, mean): %.3f GB; KV cache at context "
+      "%zu: %.3f GB\n",
+      results.empty() ? 0.0 : results[0].bytes_per_token * 1e-9, o.context,
+      results.empty() ? 0.0 : results[0].kv_bytes * 1e-9);
   std::printf("by process CPU time (÷ threads; as if never descheduled):\n");
   for (const Result& r : results)
     std::printf("  %d thread%s: prefill %s tok/s, decode %s tok/s (%.0f%% of the ceiling)\n",
@@ -701,18 +722,21 @@ inline int model_main(int argc, char** argv) {
                 fmt_stat(r.decode_cpu_tps, "%.2f").c_str(),
                 100.0 * r.decode_cpu_tps.median / (r.bandwidth * 1e9 / r.bytes_per_token));
   for (const Result& r : results)
-    std::printf("  %d thread%s: process CPU %.1f s over %.1f s wall (%.0f%% of %d cores' time); "
-                "peak RSS %.2f GB = file %.2f + KV %.2f + %.2f GB other\n", r.threads,
-                r.threads == 1 ? "" : "s", r.cpu_s, r.wall_s,
-                100.0 * r.cpu_s / (r.wall_s * r.threads), r.threads, r.peak_rss * 1e-9,
-                file_bytes * 1e-9, r.kv_bytes * 1e-9,
-                (r.peak_rss - file_bytes - r.kv_bytes) * 1e-9);
+    std::printf(
+        "  %d thread%s: process CPU %.1f s over %.1f s wall (%.0f%% of %d cores' time); "
+        "peak RSS %.2f GB = file %.2f + KV %.2f + %.2f GB other\n",
+        r.threads, r.threads == 1 ? "" : "s", r.cpu_s, r.wall_s,
+        100.0 * r.cpu_s / (r.wall_s * r.threads), r.threads, r.peak_rss * 1e-9, file_bytes * 1e-9,
+        r.kv_bytes * 1e-9, (r.peak_rss - file_bytes - r.kv_bytes) * 1e-9);
   if (kv128_bytes > 0)
-    std::printf("KV cache at 131072 context (bf16): %.3f GB exact; RSS added when allocated "
-                "%.3f GB, once every position is written %.3f GB\n",
-                kv128_bytes * 1e-9, kv128_rss * 1e-9, kv128_rss_full * 1e-9);
-  std::printf("load average %.2f before, %.2f after (above the core count: other processes "
-              "competed for the cores)\n", load0, load1);
+    std::printf(
+        "KV cache at 131072 context (bf16): %.3f GB exact; RSS added when allocated "
+        "%.3f GB, once every position is written %.3f GB\n",
+        kv128_bytes * 1e-9, kv128_rss * 1e-9, kv128_rss_full * 1e-9);
+  std::printf(
+      "load average %.2f before, %.2f after (above the core count: other processes "
+      "competed for the cores)\n",
+      load0, load1);
   return 0;
 }
 

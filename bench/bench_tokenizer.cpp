@@ -46,9 +46,11 @@ Result best_of(int reps, F&& f) {
 
 void report(const char* what, size_t bytes, const Result& ours, const Result& sp) {
   const double mb = static_cast<double>(bytes) / 1e6;
-  std::printf("%-10s gemma3: %7.2f MB/s %10.0f tok/s | sentencepiece: %7.2f MB/s %10.0f tok/s | ratio %.2fx\n", what,
-              mb / ours.seconds, static_cast<double>(ours.tokens) / ours.seconds, mb / sp.seconds,
-              static_cast<double>(sp.tokens) / sp.seconds, sp.seconds / ours.seconds);
+  std::printf(
+      "%-10s gemma3: %7.2f MB/s %10.0f tok/s | sentencepiece: %7.2f MB/s %10.0f tok/s | ratio "
+      "%.2fx\n",
+      what, mb / ours.seconds, static_cast<double>(ours.tokens) / ours.seconds, mb / sp.seconds,
+      static_cast<double>(sp.tokens) / sp.seconds, sp.seconds / ours.seconds);
 }
 
 }  // namespace
@@ -73,7 +75,8 @@ int main(int argc, char** argv) {
       if (!f) throw gemma3::Error(std::string(argv[2]) + ": cannot open");
       std::string line;
       while (std::getline(f, line))
-        if (!line.empty()) texts.push_back(json::get_string(json::parse(line, argv[2]), "text", argv[2]));
+        if (!line.empty())
+          texts.push_back(json::get_string(json::parse(line, argv[2]), "text", argv[2]));
     }
     if (texts.empty()) throw gemma3::Error(std::string(argv[2]) + ": no texts");
     std::vector<std::string> corpus;
@@ -94,8 +97,8 @@ int main(int argc, char** argv) {
     const auto st = sp.Load(argv[1]);
     if (!st.ok()) throw gemma3::Error(std::string(argv[1]) + ": sentencepiece: " + st.ToString());
     const double load_sp = now() - t0;
-    std::printf("corpus: %zu texts, %.2f MB; load: gemma3 %.3f s, sentencepiece %.3f s\n", corpus.size(),
-                static_cast<double>(bytes) / 1e6, load_ours, load_sp);
+    std::printf("corpus: %zu texts, %.2f MB; load: gemma3 %.3f s, sentencepiece %.3f s\n",
+                corpus.size(), static_cast<double>(bytes) / 1e6, load_ours, load_sp);
 
     // Parity on the whole corpus first: a benchmark of different outputs means nothing.
     size_t mismatches = 0;

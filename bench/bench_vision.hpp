@@ -41,8 +41,7 @@ namespace bench {
 namespace vision_detail {
 
 inline double now_s() {
-  return std::chrono::duration<double>(std::chrono::steady_clock::now().time_since_epoch())
-      .count();
+  return std::chrono::duration<double>(std::chrono::steady_clock::now().time_since_epoch()).count();
 }
 
 // CPU seconds used by all threads of the process (a shared machine shows
@@ -128,8 +127,7 @@ inline std::unique_ptr<RandomVisionModel> make_random_vision_model(const ModelCo
   w.post_layernorm_weight = m->vec(Hv, 1.0f, 0.1f, rng);
   w.post_layernorm_bias = m->vec(Hv, 0.0f, 0.02f, rng);
   m->weights.projector.mm_soft_emb_norm = m->vec(Hv, 0.0f, 0.1f, rng);
-  m->weights.projector.mm_input_projection =
-      m->matrix(t, size_t(cfg.text.hidden_size), Hv, rng);
+  m->weights.projector.mm_input_projection = m->matrix(t, size_t(cfg.text.hidden_size), Hv, rng);
   validate_weights(cfg, m->weights, TensorParts::Vision);  // the encoder takes them as given
   return m;
 }
@@ -222,19 +220,21 @@ inline int bench_vision(int argc, char** argv) {
     const VisionFlops fl = vision_flops(cfg);
     const double peak = fma_peak(tc.num_threads, 3);  // median of 3, as gemma3-bench kernels
 
-    std::printf("gemma3-bench vision: %dx%d image, %d patches, %d layers x %d (%d heads), "
-                "MLP %d, %d threads, target %s\n",
-                cfg.vision.image_size, cfg.vision.image_size,
-                cfg.patches_per_side() * cfg.patches_per_side(), full_layers,
-                cfg.vision.hidden_size, cfg.vision.num_attention_heads,
-                cfg.vision.intermediate_size, tc.num_threads, ops::active_target_name());
+    std::printf(
+        "gemma3-bench vision: %dx%d image, %d patches, %d layers x %d (%d heads), "
+        "MLP %d, %d threads, target %s\n",
+        cfg.vision.image_size, cfg.vision.image_size,
+        cfg.patches_per_side() * cfg.patches_per_side(), full_layers, cfg.vision.hidden_size,
+        cfg.vision.num_attention_heads, cfg.vision.intermediate_size, tc.num_threads,
+        ops::active_target_name());
     std::printf("FLOPs per image: %.3f TFLOP (layer: linear %.1f + attention %.1f GFLOP)\n",
-                fl.total(full_layers) * 1e-12, fl.layer_linear * 1e-9,
-                fl.layer_attention * 1e-9);
+                fl.total(full_layers) * 1e-12, fl.layer_linear * 1e-9, fl.layer_attention * 1e-9);
     if (peak > 0) std::printf("measured f32 FMA peak: %.1f GFLOP/s\n", peak);
     if (cfg.vision.num_hidden_layers != full_layers)
-      std::printf("built %d of %d layers; full-image figures extrapolated from the per-layer "
-                  "time\n", cfg.vision.num_hidden_layers, full_layers);
+      std::printf(
+          "built %d of %d layers; full-image figures extrapolated from the per-layer "
+          "time\n",
+          cfg.vision.num_hidden_layers, full_layers);
     std::printf("%-5s %9s %9s %9s %9s %9s %9s %9s %8s\n", "type", "image s", "cpu s", "layer s",
                 "linear s", "rest s", "GFLOP/s", "of peak", "build s");
 

@@ -23,7 +23,8 @@ void usage() {
                "usage: gemma3-bench <subcommand> [options]\n"
                "subcommands:\n"
                "  kernels   read bandwidth, f32 FMA peak, matvec/matmul for every weight type\n"
-               "  model     end to end at the real 4B shapes (random weights): TTFT, prefill, decode, image, RSS\n"
+               "  model     end to end at the real 4B shapes (random weights): TTFT, prefill, "
+               "decode, image, RSS\n"
                "  vision    SigLIP encoder + projector on one 896x896 image, per weight type\n"
                "run 'gemma3-bench <subcommand> --help' for its options\n");
 }

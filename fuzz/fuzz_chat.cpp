@@ -36,7 +36,10 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
     gemma3::ChatMessage msg;
     // Mostly the valid alternation, sometimes any role.
     if (in.ConsumeIntegralInRange<int>(0, 7) == 0) msg.role = in.PickValueInArray(kRoles);
-    else msg.role = m == 0 && in.ConsumeBool() ? "system" : ((msgs.empty() || msgs.back().role != "user") ? "user" : "model");
+    else
+      msg.role = m == 0 && in.ConsumeBool()
+                     ? "system"
+                     : ((msgs.empty() || msgs.back().role != "user") ? "user" : "model");
     const int parts = in.ConsumeIntegralInRange<int>(0, 3);
     for (int p = 0; p < parts; ++p) {
       if (in.ConsumeIntegralInRange<int>(0, 3) == 0) {
@@ -82,7 +85,8 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
       FUZZ_CHECK(image_tokens / size_t(fmt.mm_tokens_per_image) <= images);
     }
   } catch (const gemma3::Error& e) {
-    std::fprintf(stderr, "tokenize_chat threw on a conversation render_chat accepted: %s\n", e.what());
+    std::fprintf(stderr, "tokenize_chat threw on a conversation render_chat accepted: %s\n",
+                 e.what());
     std::abort();
   }
   return 0;

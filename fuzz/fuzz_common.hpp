@@ -20,12 +20,12 @@
 #error "GEMMA3_TEST_DATA_DIR must be defined (fuzz/CMakeLists.txt does)"
 #endif
 
-#define FUZZ_CHECK(cond)                                                               \
-  do {                                                                                 \
-    if (!(cond)) {                                                                     \
+#define FUZZ_CHECK(cond)                                                                  \
+  do {                                                                                    \
+    if (!(cond)) {                                                                        \
       std::fprintf(stderr, "FUZZ_CHECK failed: %s (%s:%d)\n", #cond, __FILE__, __LINE__); \
-      std::abort();                                                                    \
-    }                                                                                  \
+      std::abort();                                                                       \
+    }                                                                                     \
   } while (0)
 
 namespace fuzz {
@@ -66,14 +66,22 @@ class MemFile {
 // overlongs, no surrogates, nothing above U+10FFFF). Returns the length of the
 // character at s[i], or 0 when s[i] does not start a valid one.
 inline size_t utf8_len(std::string_view s, size_t i) {
-  const auto at = [&](size_t k) -> unsigned { return i + k < s.size() ? (unsigned char)s[i + k] : 0x100u; };
+  const auto at = [&](size_t k) -> unsigned {
+    return i + k < s.size() ? (unsigned char)s[i + k] : 0x100u;
+  };
   const unsigned c = at(0);
   unsigned need, cp;
   if (c < 0x80) return 1;
-  if ((c & 0xE0) == 0xC0) { need = 1; cp = c & 0x1F; }
-  else if ((c & 0xF0) == 0xE0) { need = 2; cp = c & 0x0F; }
-  else if ((c & 0xF8) == 0xF0) { need = 3; cp = c & 0x07; }
-  else return 0;
+  if ((c & 0xE0) == 0xC0) {
+    need = 1;
+    cp = c & 0x1F;
+  } else if ((c & 0xF0) == 0xE0) {
+    need = 2;
+    cp = c & 0x0F;
+  } else if ((c & 0xF8) == 0xF0) {
+    need = 3;
+    cp = c & 0x07;
+  } else return 0;
   for (unsigned k = 1; k <= need; ++k) {
     const unsigned b = at(k);
     if (b > 0xFF || (b & 0xC0) != 0x80) return 0;

@@ -41,7 +41,8 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   } catch (const gemma3::Error&) {
     return 0;
   }
-  FUZZ_CHECK(img.width > 0 && img.height > 0 && img.width <= lim.max_side && img.height <= lim.max_side);
+  FUZZ_CHECK(img.width > 0 && img.height > 0 && img.width <= lim.max_side &&
+             img.height <= lim.max_side);
   FUZZ_CHECK(uint64_t(img.width) * uint64_t(img.height) <= lim.max_pixels);
   FUZZ_CHECK(img.rgb.size() == size_t(img.width) * size_t(img.height) * 3);
   gemma3::PreprocessConfig c;

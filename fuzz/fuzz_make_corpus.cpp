@@ -33,8 +33,10 @@ gemma3::TokenizerData tiny_vocab() {
   using gemma3::Piece;
   using gemma3::PieceType;
   gemma3::TokenizerData d;
-  d.pieces = {{"<pad>", 0, PieceType::Control}, {"<eos>", 0, PieceType::Control},
-              {"<bos>", 0, PieceType::Control}, {"<unk>", 0, PieceType::Unknown}};
+  d.pieces = {{"<pad>", 0, PieceType::Control},
+              {"<eos>", 0, PieceType::Control},
+              {"<bos>", 0, PieceType::Control},
+              {"<unk>", 0, PieceType::Unknown}};
   for (int b = 0; b < 256; ++b) {
     char name[8];
     std::snprintf(name, sizeof name, "<0x%02X>", b);
@@ -43,8 +45,8 @@ gemma3::TokenizerData tiny_vocab() {
   const char* normal[] = {"\xE2\x96\x81", "a", "b", "ab", "\u2581a", "\n", "e", "\xC3\xA9"};
   float score = -1;
   for (const char* s : normal) d.pieces.push_back({s, score--, PieceType::Normal});
-  d.pieces.push_back({"<start_of_turn>", 0, PieceType::UserDefined});  // 268
-  d.pieces.push_back({"<end_of_turn>", 0, PieceType::UserDefined});    // 269
+  d.pieces.push_back({"<start_of_turn>", 0, PieceType::UserDefined});   // 268
+  d.pieces.push_back({"<end_of_turn>", 0, PieceType::UserDefined});     // 269
   d.pieces.push_back({"<start_of_image>", 0, PieceType::UserDefined});  // 270
   d.pieces.push_back({"<end_of_image>", 0, PieceType::UserDefined});    // 271
   d.pieces.push_back({"<unused0>", 0, PieceType::Unused});              // 272
@@ -119,7 +121,9 @@ std::string varint(uint64_t v) {
   }
   return s + char(v);
 }
-std::string field_bytes(int f, const std::string& b) { return varint(uint64_t(f) << 3 | 2) + varint(b.size()) + b; }
+std::string field_bytes(int f, const std::string& b) {
+  return varint(uint64_t(f) << 3 | 2) + varint(b.size()) + b;
+}
 std::string field_varint(int f, uint64_t v) { return varint(uint64_t(f) << 3) + varint(v); }
 std::string sentencepiece_proto(const gemma3::TokenizerData& d) {
   std::string out;
@@ -133,7 +137,8 @@ std::string sentencepiece_proto(const gemma3::TokenizerData& d) {
     out += field_bytes(1, m);
   }
   out += field_bytes(2, field_varint(3, 2) + field_varint(35, 1) + field_bytes(45, "<unk>") +
-                            field_bytes(46, "<bos>") + field_bytes(47, "<eos>") + field_bytes(48, "<pad>"));
+                            field_bytes(46, "<bos>") + field_bytes(47, "<eos>") +
+                            field_bytes(48, "<pad>"));
   out += field_bytes(3, field_bytes(1, "identity") + field_varint(3, 0) + field_varint(4, 0));
   return out;
 }
@@ -145,17 +150,21 @@ std::string tokenizer_json(const gemma3::TokenizerData& d) {
   bool first = true;
   for (size_t id = 0; id < d.pieces.size(); ++id) {
     const auto& p = d.pieces[id];
-    if (p.type != PieceType::Control && p.type != PieceType::Unknown && p.type != PieceType::UserDefined) continue;
+    if (p.type != PieceType::Control && p.type != PieceType::Unknown &&
+        p.type != PieceType::UserDefined)
+      continue;
     j += (first ? "" : ",");
     first = false;
-    j += R"({"id":)" + std::to_string(id) + R"(,"content":)" + json::quote(p.text) + R"(,"special":)" +
-         (p.type == PieceType::UserDefined ? "false" : "true") + "}";
+    j += R"({"id":)" + std::to_string(id) + R"(,"content":)" + json::quote(p.text) +
+         R"(,"special":)" + (p.type == PieceType::UserDefined ? "false" : "true") + "}";
   }
   j += R"(,{"id":300,"content":"<image_soft_token>","special":true}],)";
   j += R"("normalizer":{"type":"Replace","pattern":{"String":" "},"content":"\u2581"},)";
-  j += R"("pre_tokenizer":{"type":"Split","pattern":{"String":" "},"behavior":"MergedWithPrevious","invert":false},)";
+  j +=
+      R"("pre_tokenizer":{"type":"Split","pattern":{"String":" "},"behavior":"MergedWithPrevious","invert":false},)";
   j += R"("model":{"type":"BPE","unk_token":"<unk>","byte_fallback":true,"vocab":{)";
-  for (size_t id = 0; id < d.pieces.size(); ++id) j += (id ? "," : "") + json::quote(d.pieces[id].text) + ":" + std::to_string(id);
+  for (size_t id = 0; id < d.pieces.size(); ++id)
+    j += (id ? "," : "") + json::quote(d.pieces[id].text) + ":" + std::to_string(id);
   j += R"(},"merges":[]}})";
   return j;
 }
@@ -174,7 +183,8 @@ int main(int argc, char** argv) {
     using gemma3::WeightType;
     const char* names[] = {"f32", "bf16", "q8", "q4"};
     for (int i = 0; i < 4; ++i)
-      write_model(root + "/model_file/gen_text_" + names[i] + ".g3", tiny_config(false), WeightType(i));
+      write_model(root + "/model_file/gen_text_" + names[i] + ".g3", tiny_config(false),
+                  WeightType(i));
     write_model(root + "/model_file/gen_vision_q8.g3", tiny_config(true), WeightType::Q8);
     write_model(root + "/model_file/gen_vision_f32.g3", tiny_config(true), WeightType::F32);
 
@@ -183,10 +193,12 @@ int main(int argc, char** argv) {
                safetensors(R"({"a":{"dtype":"BF16","shape":[2,3],"data_offsets":[0,12]},)"
                            R"("b":{"dtype":"F32","shape":[2],"data_offsets":[12,20]}})",
                            std::string(20, '\x3f')));
-    write_file(st + "gen_metadata_scalar_empty.safetensors",
-               safetensors(R"({"__metadata__":{"format":"pt"},"s":{"dtype":"F16","shape":[],"data_offsets":[0,2]},)"
-                           R"("e":{"dtype":"I64","shape":[0,4],"data_offsets":[2,2]}})",
-                           std::string(2, '\x01')));
+    write_file(
+        st + "gen_metadata_scalar_empty.safetensors",
+        safetensors(
+            R"({"__metadata__":{"format":"pt"},"s":{"dtype":"F16","shape":[],"data_offsets":[0,2]},)"
+            R"("e":{"dtype":"I64","shape":[0,4],"data_offsets":[2,2]}})",
+            std::string(2, '\x01')));
     write_file(st + "gen_all_dtypes.safetensors",
                safetensors(R"({"b":{"dtype":"BOOL","shape":[1],"data_offsets":[0,1]},)"
                            R"("u":{"dtype":"U8","shape":[1],"data_offsets":[1,2]},)"
@@ -202,7 +214,8 @@ int main(int argc, char** argv) {
     // The tiny checkpoint's vocabulary (1024 pieces) as tokenizer.json.
     const std::string tiny = std::string(GEMMA3_TEST_DATA_DIR) + "/tiny/model/tokenizer.model";
     write_file(root + "/tokenizer_json/gen_tiny.json",
-               tokenizer_json(gemma3::detail::parse_sentencepiece_model(gemma3::detail::read_file_bytes(tiny), tiny)));
+               tokenizer_json(gemma3::detail::parse_sentencepiece_model(
+                   gemma3::detail::read_file_bytes(tiny), tiny)));
 
     // JPEG seeds for the libjpeg path: a 16x8 gradient, 4-component ones CMYK.
     auto gradient = [](int comps) {
@@ -211,7 +224,8 @@ int main(int argc, char** argv) {
       return px;
     };
     auto write_jpeg = [&](const char* name, J_COLOR_SPACE space, int comps, bool progressive) {
-      const std::vector<std::uint8_t> j = encode_libjpeg(16, 8, space, comps, gradient(comps), 75, progressive);
+      const std::vector<std::uint8_t> j =
+          encode_libjpeg(16, 8, space, comps, gradient(comps), 75, progressive);
       write_file(root + "/image/" + name, std::string(j.begin(), j.end()));
     };
     write_jpeg("gen_progressive_16x8.jpg", JCS_RGB, 3, true);

@@ -10,7 +10,8 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   const std::string_view in(reinterpret_cast<const char*>(data), size);
   try {
     const gemma3::Tokenizer t = gemma3::Tokenizer::from_sentencepiece(in, "fuzz tokenizer.model");
-    fuzz::exercise_tokenizer(t, "Hello world <start_of_turn>user\n\xC3\xA9\xF0\x9F\x98\x80 \xFF  x");
+    fuzz::exercise_tokenizer(t,
+                             "Hello world <start_of_turn>user\n\xC3\xA9\xF0\x9F\x98\x80 \xFF  x");
   } catch (const gemma3::Error&) {
   }
   return 0;

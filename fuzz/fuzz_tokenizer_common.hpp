@@ -21,10 +21,10 @@ inline const gemma3::Tokenizer& real_tokenizer() {
 
 // Targets using real_tokenizer() load it here, before the first input: the
 // load (seconds under ASan) must not count against libFuzzer's per-input timeout.
-#define FUZZ_LOAD_REAL_TOKENIZER_AT_START                     \
-  extern "C" int LLVMFuzzerInitialize(int*, char***) {        \
-    (void)fuzz::real_tokenizer();                              \
-    return 0;                                                  \
+#define FUZZ_LOAD_REAL_TOKENIZER_AT_START              \
+  extern "C" int LLVMFuzzerInitialize(int*, char***) { \
+    (void)fuzz::real_tokenizer();                      \
+    return 0;                                          \
   }
 
 // decode(ids) and the StreamDecoder agree and give valid UTF-8.

@@ -89,10 +89,10 @@ struct AttentionParams {
   size_t num_heads = 0;     // query heads (Nq)
   size_t num_kv_heads = 0;  // key/value heads (Nkv); query head h uses kv head h / (Nq/Nkv)
   size_t head_dim = 0;
-  float scale = 1.0f;       // query_pre_attn_scalar^-0.5 (spec §3.4)
-  float softcap = 0.0f;     // attn_logit_softcapping; 0 = none
-  bool global = true;       // false: sliding-window layer
-  size_t window = 0;        // sliding_window
+  float scale = 1.0f;    // query_pre_attn_scalar^-0.5 (spec §3.4)
+  float softcap = 0.0f;  // attn_logit_softcapping; 0 = none
+  bool global = true;    // false: sliding-window layer
+  size_t window = 0;     // sliding_window
 };
 
 namespace detail {
@@ -117,7 +117,7 @@ void attend_one(const AttentionParams& p, const KVCache& cache, size_t layer, co
                 float* scores, float* tmp, float* out, float* probs_row) {
   const size_t D = p.head_dim;
   const size_t g = h / (p.num_heads / p.num_kv_heads);  // spec §3.4 GQA grouping
-  const size_t stride = p.num_kv_heads * D;              // cache rows and chunk rows alike
+  const size_t stride = p.num_kv_heads * D;             // cache rows and chunk rows alike
   const size_t nk = kr.hi - kr.lo + 1;
   // Cached keys [lo, min(hi, p0 − 1)] as ≤ 2 contiguous runs (a ring buffer
   // wraps at most once inside a window), then this chunk's keys (f32).
@@ -178,8 +178,8 @@ void attend_one(const AttentionParams& p, const KVCache& cache, size_t layer, co
 //          observers; must be zero-filled by the caller.
 //   buf    optional scratch reused between calls (threads · (p0+n+D) floats;
 //          allocated here when null).
-inline void attention(const AttentionParams& p, const KVCache& cache, size_t layer,
-                      const float* q, const float* k_new, const float* v_new, size_t n, size_t p0,
+inline void attention(const AttentionParams& p, const KVCache& cache, size_t layer, const float* q,
+                      const float* k_new, const float* v_new, size_t n, size_t p0,
                       const std::vector<ImageBlock>& blocks, float* out, float* probs,
                       const ops::ThreadContext& ctx, std::vector<float>* buf = nullptr) {
   if (p.num_kv_heads == 0 || p.num_heads % p.num_kv_heads != 0)
@@ -206,22 +206,26 @@ inline void attention(const AttentionParams& p, const KVCache& cache, size_t lay
   const size_t threads = size_t(ops::effective_threads(ctx, items, work));
   std::vector<float> local;
   std::vector<float>& scratch = buf ? *buf : local;
-  if (scratch.size() < threads * (total + p.head_dim)) scratch.resize(threads * (total + p.head_dim));
+  if (scratch.size() < threads * (total + p.head_dim))
+    scratch.resize(threads * (total + p.head_dim));
   const bool f32 = cache.type() == KVType::F32;
-  ops::parallel_for(items, ctx, [&](size_t it, int thread) {
-    float* scores = scratch.data() + size_t(thread) * (total + p.head_dim);
-    float* tmp = scores + total;
-    const size_t r = it / p.num_heads, h = it % p.num_heads;
-    const float* qr = q + (r * p.num_heads + h) * p.head_dim;
-    float* o = out + (r * p.num_heads + h) * p.head_dim;
-    float* pr = probs ? probs + (h * n + r) * total : nullptr;
-    if (f32)
-      detail::attend_one<float>(p, cache, layer, qr, k_new, v_new, p0, ranges[r], h, scores, tmp,
-                                o, pr);
-    else
-      detail::attend_one<uint16_t>(p, cache, layer, qr, k_new, v_new, p0, ranges[r], h, scores,
-                                   tmp, o, pr);
-  }, work);
+  ops::parallel_for(
+      items, ctx,
+      [&](size_t it, int thread) {
+        float* scores = scratch.data() + size_t(thread) * (total + p.head_dim);
+        float* tmp = scores + total;
+        const size_t r = it / p.num_heads, h = it % p.num_heads;
+        const float* qr = q + (r * p.num_heads + h) * p.head_dim;
+        float* o = out + (r * p.num_heads + h) * p.head_dim;
+        float* pr = probs ? probs + (h * n + r) * total : nullptr;
+        if (f32)
+          detail::attend_one<float>(p, cache, layer, qr, k_new, v_new, p0, ranges[r], h, scores,
+                                    tmp, o, pr);
+        else
+          detail::attend_one<uint16_t>(p, cache, layer, qr, k_new, v_new, p0, ranges[r], h, scores,
+                                       tmp, o, pr);
+      },
+      work);
 }
 
 }  // namespace gemma3

@@ -48,9 +48,9 @@ struct ChatPart {
   std::string text;  // Text parts only
 
   // Image parts. Shared, so that copying a conversation does not copy pixels.
-  std::shared_ptr<const Image> image;                             // decoded RGB
-  std::shared_ptr<const std::vector<std::uint8_t>> image_bytes;   // PNG/JPEG/... file bytes
-  std::string image_path;                                          // a file to load
+  std::shared_ptr<const Image> image;                            // decoded RGB
+  std::shared_ptr<const std::vector<std::uint8_t>> image_bytes;  // PNG/JPEG/... file bytes
+  std::string image_path;                                        // a file to load
   // Pan-and-scan crops of this image (spec §4.2). Set by the Session after
   // preprocessing; > 0 changes the rendered text (see the top of this file).
   int num_crops = 0;
@@ -92,8 +92,10 @@ struct ChatMessage {
   std::vector<ChatPart> content;
 
   ChatMessage() = default;
-  ChatMessage(std::string r, std::string text) : role(std::move(r)), content{ChatPart::make_text(std::move(text))} {}
-  ChatMessage(std::string r, std::vector<ChatPart> parts) : role(std::move(r)), content(std::move(parts)) {}
+  ChatMessage(std::string r, std::string text)
+      : role(std::move(r)), content{ChatPart::make_text(std::move(text))} {}
+  ChatMessage(std::string r, std::vector<ChatPart> parts)
+      : role(std::move(r)), content(std::move(parts)) {}
 };
 
 // The ids that vary by model; fill from the model config (from_config does).
@@ -105,7 +107,8 @@ struct ChatFormat {
   int mm_tokens_per_image = -1;  // image tokens per image (config mm_tokens_per_image)
 
   static ChatFormat from_config(const ModelConfig& c) {
-    return ChatFormat{c.tokens.bos, c.tokens.boi, c.tokens.eoi, c.tokens.image, c.mm_tokens_per_image};
+    return ChatFormat{c.tokens.bos, c.tokens.boi, c.tokens.eoi, c.tokens.image,
+                      c.mm_tokens_per_image};
   }
 };
 
@@ -113,8 +116,9 @@ namespace detail {
 
 // Python's str.isspace() code points: what Jinja's `trim` (str.strip()) removes.
 inline bool is_python_space(uint32_t c) {
-  return (c >= 0x09 && c <= 0x0D) || (c >= 0x1C && c <= 0x20) || c == 0x85 || c == 0xA0 || c == 0x1680 ||
-         (c >= 0x2000 && c <= 0x200A) || c == 0x2028 || c == 0x2029 || c == 0x202F || c == 0x205F || c == 0x3000;
+  return (c >= 0x09 && c <= 0x0D) || (c >= 0x1C && c <= 0x20) || c == 0x85 || c == 0xA0 ||
+         c == 0x1680 || (c >= 0x2000 && c <= 0x200A) || c == 0x2028 || c == 0x2029 || c == 0x202F ||
+         c == 0x205F || c == 0x3000;
 }
 
 // Jinja `trim`: strips Python whitespace at both ends (invalid UTF-8 is never stripped).
@@ -204,7 +208,8 @@ inline std::vector<ChatSegment> render_chat_segments(const std::vector<ChatMessa
 
 // The prompt text exactly as the chat template renders it (starts with "<bos>",
 // images appear as "<start_of_image>").
-inline std::string render_chat(const std::vector<ChatMessage>& messages, bool add_generation_prompt) {
+inline std::string render_chat(const std::vector<ChatMessage>& messages,
+                               bool add_generation_prompt) {
   std::string s = "<bos>";
   for (const auto& seg : detail::render_chat_segments(messages, add_generation_prompt))
     s += seg.image ? std::string("<start_of_image>") : seg.text;
@@ -222,13 +227,16 @@ inline void encode_segments(const Tokenizer& tok, const std::vector<ChatSegment>
   bool has_image = false;
   for (const auto& s : segments) has_image = has_image || s.image;
   if (has_image) {
-    if (format.boi_id < 0 || format.eoi_id < 0 || format.image_token_id < 0 || format.mm_tokens_per_image <= 0)
+    if (format.boi_id < 0 || format.eoi_id < 0 || format.image_token_id < 0 ||
+        format.mm_tokens_per_image <= 0)
       throw Error("chat: the conversation has images but ChatFormat's image fields are not set");
     // The markers are tokenized from their text; check they are the configured ids.
     const auto boi = tok.token_id("<start_of_image>"), eoi = tok.token_id("<end_of_image>");
     if (!boi || *boi != format.boi_id || !eoi || *eoi != format.eoi_id)
-      throw Error("chat: the tokenizer's <start_of_image>/<end_of_image> ids do not match the model config (" +
-                  std::to_string(format.boi_id) + "/" + std::to_string(format.eoi_id) + ")");
+      throw Error(
+          "chat: the tokenizer's <start_of_image>/<end_of_image> ids do not match the model config "
+          "(" +
+          std::to_string(format.boi_id) + "/" + std::to_string(format.eoi_id) + ")");
   }
   std::string pending = std::move(prefix);
   auto flush = [&] {
@@ -256,12 +264,14 @@ inline void encode_segments(const Tokenizer& tok, const std::vector<ChatSegment>
 // Token ids of the conversation: format.bos_id, then the encoded prompt. With
 // expand_images each image is expanded as the HF processor does; without, an image is
 // the single <start_of_image> id of the template text.
-inline std::vector<int> tokenize_chat(const Tokenizer& tok, const std::vector<ChatMessage>& messages,
-                                      bool add_generation_prompt, const ChatFormat& format, bool expand_images = true) {
+inline std::vector<int> tokenize_chat(const Tokenizer& tok,
+                                      const std::vector<ChatMessage>& messages,
+                                      bool add_generation_prompt, const ChatFormat& format,
+                                      bool expand_images = true) {
   if (format.bos_id < 0) throw Error("chat: ChatFormat.bos_id is not set");
   std::vector<int> ids{format.bos_id};
-  detail::encode_segments(tok, detail::render_chat_segments(messages, add_generation_prompt), format,
-                          expand_images, {}, ids);
+  detail::encode_segments(tok, detail::render_chat_segments(messages, add_generation_prompt),
+                          format, expand_images, {}, ids);
   return ids;
 }
 

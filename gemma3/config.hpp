@@ -19,15 +19,15 @@ struct TextConfig {
   int num_hidden_layers = 34;
   int num_attention_heads = 8;
   int num_key_value_heads = 4;
-  int head_dim = 256;                // not hidden_size / heads
+  int head_dim = 256;  // not hidden_size / heads
   int intermediate_size = 10240;
-  int vocab_size = 262208;           // embedding rows (> tokenizer pieces, spec §1.5)
+  int vocab_size = 262208;  // embedding rows (> tokenizer pieces, spec §1.5)
   int max_position_embeddings = 131072;
-  int sliding_window = 1024;         // local layers: key j visible from i iff i - j < window
-  int sliding_window_pattern = 6;    // layer i is global iff (i + 1) % pattern == 0
-  double rope_theta = 1e6;           // global layers
-  double rope_local_base_freq = 1e4; // local layers
-  double rope_scaling_factor = 1.0;  // linear scaling, global layers only (8 for the 4B)
+  int sliding_window = 1024;          // local layers: key j visible from i iff i - j < window
+  int sliding_window_pattern = 6;     // layer i is global iff (i + 1) % pattern == 0
+  double rope_theta = 1e6;            // global layers
+  double rope_local_base_freq = 1e4;  // local layers
+  double rope_scaling_factor = 1.0;   // linear scaling, global layers only (8 for the 4B)
   double rms_norm_eps = 1e-6;
   double query_pre_attn_scalar = 256;  // attention scale = query_pre_attn_scalar^-0.5
   double attn_logit_softcapping = 0;   // 0 = none (Gemma 3 has none)
@@ -64,9 +64,9 @@ struct PreprocessConfig {
 struct TokenIds {
   int pad = 0, eos = 1, bos = 2;
   int start_of_turn = 105, end_of_turn = 106;
-  int boi = 255999;          // <start_of_image>
-  int eoi = 256000;          // <end_of_image>
-  int image = 262144;        // <image_soft_token>, an embedding row past the pieces
+  int boi = 255999;                  // <start_of_image>
+  int eoi = 256000;                  // <end_of_image>
+  int image = 262144;                // <image_soft_token>, an embedding row past the pieces
   std::vector<int> stop = {1, 106};  // generation stops on any of these
 };
 
@@ -80,7 +80,7 @@ struct ModelConfig {
 
   // Derived quantities, named as the spec names them.
   int patches_per_side() const { return vision.image_size / vision.patch_size; }
-  int tokens_per_side() const;    // sqrt(mm_tokens_per_image)
+  int tokens_per_side() const;  // sqrt(mm_tokens_per_image)
   int pooling_kernel() const { return patches_per_side() / tokens_per_side(); }
   bool is_global(int layer) const { return text.layer_is_global.at(size_t(layer)); }
 };

@@ -86,10 +86,8 @@ namespace detail {
 // (decode), the matrix–matrix kernel for a prefill chunk.
 inline void linear(const MatView& W, const float* X, size_t n, float* Y,
                    const ops::ThreadContext& tc) {
-  if (n == 1)
-    ops::matvec(W, X, Y, tc);
-  else
-    ops::matmul(W, X, n, Y, tc);
+  if (n == 1) ops::matvec(W, X, Y, tc);
+  else ops::matmul(W, X, n, Y, tc);
 }
 
 // Several projections of the same input (q/k/v; gate/up). For decode they run
@@ -180,9 +178,8 @@ class Decoder {
     // ---- embedding (spec §3.1) ----
     for (size_t r = 0; r < n; ++r) {
       if (ids[r] < 0 || size_t(ids[r]) >= V)
-        throw Error("decoder: token id " + std::to_string(ids[r]) + " at row " +
-                    std::to_string(r) + " is outside the vocabulary [0, " + std::to_string(V) +
-                    ")");
+        throw Error("decoder: token id " + std::to_string(ids[r]) + " at row " + std::to_string(r) +
+                    " is outside the vocabulary [0, " + std::to_string(V) + ")");
       dequantize_row(W.embed_tokens, size_t(ids[r]), &b.x[r * H]);  // any weight type
       ops::scale(embed_scale_, &b.x[r * H], H);
     }
@@ -228,7 +225,8 @@ class Decoder {
       ops::rms_norm(b.x.data(), L.input_layernorm, n, H, eps, b.a.data());
       observe("input_layernorm", li, b.a.data(), {n, H});
       detail::linear_same_input(
-          {{&L.q_proj, b.q.data()}, {&L.k_proj, b.k.data()}, {&L.v_proj, b.v.data()}}, b.a.data(), n, tc);
+          {{&L.q_proj, b.q.data()}, {&L.k_proj, b.k.data()}, {&L.v_proj, b.v.data()}}, b.a.data(),
+          n, tc);
       observe("q_proj", li, b.q.data(), {n, Q});
       observe("k_proj", li, b.k.data(), {n, K});
       observe("v_proj", li, b.v.data(), {n, K});
@@ -281,8 +279,8 @@ class Decoder {
       // ---- MLP block (spec §3.5) ----
       ops::rms_norm(b.x.data(), L.pre_feedforward_layernorm, n, H, eps, b.a.data());
       observe("pre_feedforward_layernorm", li, b.a.data(), {n, H});
-      detail::linear_same_input({{&L.gate_proj, b.gate.data()}, {&L.up_proj, b.up.data()}}, b.a.data(), n,
-                                tc);
+      detail::linear_same_input({{&L.gate_proj, b.gate.data()}, {&L.up_proj, b.up.data()}},
+                                b.a.data(), n, tc);
       ops::gelu_mul(b.gate.data(), b.up.data(), b.gate.data(), n * F);
       detail::linear(L.down_proj, b.gate.data(), n, b.o.data(), tc);
       observe("mlp", li, b.o.data(), {n, H});

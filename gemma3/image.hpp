@@ -1,7 +1,8 @@
 // gemma3/image.hpp — loading images and turning them into SigLIP pixel values.
 //
 // Reproduces the Hugging Face Gemma3ImageProcessor (spec §4.1, §4.2):
-//   decode (libjpeg for JPEG, as Pillow; stb_image for the rest) -> RGB (alpha dropped, grey replicated, palette expanded)
+//   decode (libjpeg for JPEG, as Pillow; stb_image for the rest) -> RGB (alpha dropped, grey
+//   replicated, palette expanded)
 //   -> [pan-and-scan crops] -> Pillow BILINEAR resize to S x S (uint8, bit-exact)
 //   -> x * rescale_factor (float64, then float32) -> (x - mean) / std (float32)
 //   -> channels first [3, S, S].
@@ -54,8 +55,8 @@ inline Image load_image_from_memory(const void* data, std::size_t size,
   const auto* p = static_cast<const std::uint8_t*>(data);
   if (size == 0 || p == nullptr) throw Error("image '" + name + "': empty (0 bytes)");
   if (size > options.max_file_bytes)
-    throw Error("image '" + name + "': " + std::to_string(size) +
-                " bytes exceeds the limit of " + std::to_string(options.max_file_bytes) +
+    throw Error("image '" + name + "': " + std::to_string(size) + " bytes exceeds the limit of " +
+                std::to_string(options.max_file_bytes) +
                 " bytes (ImageLoadOptions::max_file_bytes)");
   if (size > static_cast<std::size_t>(INT_MAX))
     throw Error("image '" + name + "': larger than 2 GiB, not supported");
@@ -70,8 +71,7 @@ inline Image load_image_from_memory(const void* data, std::size_t size,
     const int orientation = detail::exif_orientation(fmt, p, size);
     return detail::apply_orientation(std::move(img), orientation);
   };
-  if (fmt == "JPEG")
-    return orient(detail::decode_jpeg(p, size, name, options));
+  if (fmt == "JPEG") return orient(detail::decode_jpeg(p, size, name, options));
 
   if (fmt == "PNM" && !detail::pnm_header_numbers_ok(p, size))
     throw Error("image '" + name + "': PNM header number too large");
@@ -122,8 +122,7 @@ inline Image load_image_from_memory(const void* data, std::size_t size,
   int w2 = 0, h2 = 0, comp2 = 0;
   std::unique_ptr<stbi_uc, void (*)(void*)> px(
       stbi_load_from_memory(src, static_cast<int>(src_size), &w2, &h2, &comp2, 3), stbi_image_free);
-  if (!px)
-    throw Error("image '" + name + "': cannot decode " + fmt + ": " + detail::stb_reason());
+  if (!px) throw Error("image '" + name + "': cannot decode " + fmt + ": " + detail::stb_reason());
   detail::check_dims(name, w2, h2, options);
   Image img;
   img.width = w2;
@@ -137,14 +136,13 @@ inline Image load_image(const std::string& path, const ImageLoadOptions& options
   std::error_code ec;
   if (std::filesystem::is_directory(path, ec))
     throw Error("image '" + path + "': cannot read: is a directory");
-  std::unique_ptr<std::FILE, int (*)(std::FILE*)> f(std::fopen(path.c_str(), "rb"),
-                                                     std::fclose);
+  std::unique_ptr<std::FILE, int (*)(std::FILE*)> f(std::fopen(path.c_str(), "rb"), std::fclose);
   if (!f) throw Error("image '" + path + "': cannot open: " + std::strerror(errno));
   const long n = std::fseek(f.get(), 0, SEEK_END) == 0 ? std::ftell(f.get()) : -1;
   if (n < 0) throw Error("image '" + path + "': cannot read: not a regular file");
   if (static_cast<std::uint64_t>(n) > options.max_file_bytes)
-    throw Error("image '" + path + "': " + std::to_string(n) +
-                " bytes exceeds the limit of " + std::to_string(options.max_file_bytes) +
+    throw Error("image '" + path + "': " + std::to_string(n) + " bytes exceeds the limit of " +
+                std::to_string(options.max_file_bytes) +
                 " bytes (ImageLoadOptions::max_file_bytes)");
   std::rewind(f.get());
   std::vector<std::uint8_t> buf(static_cast<std::size_t>(n));
@@ -153,14 +151,12 @@ inline Image load_image(const std::string& path, const ImageLoadOptions& options
   return load_image_from_memory(buf.data(), buf.size(), path, options);
 }
 
-
 // Pillow-exact BILINEAR resize of an RGB image to out_w x out_h.
 inline Image resize_bilinear(const Image& in, int out_w, int out_h) {
   if (in.width <= 0 || in.height <= 0 ||
       in.rgb.size() != std::size_t(in.width) * std::size_t(in.height) * 3)
     throw Error("resize_bilinear: invalid input image " + std::to_string(in.width) + "x" +
-                std::to_string(in.height) + " with " + std::to_string(in.rgb.size()) +
-                " bytes");
+                std::to_string(in.height) + " with " + std::to_string(in.rgb.size()) + " bytes");
   if (out_w <= 0 || out_h <= 0)
     throw Error("resize_bilinear: invalid output size " + std::to_string(out_w) + "x" +
                 std::to_string(out_h));
@@ -200,8 +196,7 @@ inline void validate_preprocess_config(const PreprocessConfig& c, int image_size
 // Gemma3ImageProcessor.pan_and_scan). Empty when the image is not elongated
 // enough or the crops would be smaller than min_crop_size. Ordered row by row;
 // the last crop is truncated at the image edge (HF slices the array).
-inline std::vector<CropBox> pan_and_scan_boxes(int width, int height,
-                                               const PreprocessConfig& c) {
+inline std::vector<CropBox> pan_and_scan_boxes(int width, int height, const PreprocessConfig& c) {
   if (width <= 0 || height <= 0) return {};
   const int min_crop = std::max(1, c.pan_and_scan_min_crop_size);
   const int max_crops = std::max(1, c.pan_and_scan_max_num_crops);
@@ -247,17 +242,15 @@ inline Image crop(const Image& img, const CropBox& b) {
   const int x1 = int(std::min<long long>(img.width, (long long)b.x + b.width));
   const int y1 = int(std::min<long long>(img.height, (long long)b.y + b.height));
   if (x1 <= x0 || y1 <= y0)
-    throw Error("crop: box " + std::to_string(b.width) + "x" + std::to_string(b.height) +
-                "+" + std::to_string(b.x) + "+" + std::to_string(b.y) +
-                " is outside the image");
+    throw Error("crop: box " + std::to_string(b.width) + "x" + std::to_string(b.height) + "+" +
+                std::to_string(b.x) + "+" + std::to_string(b.y) + " is outside the image");
   Image out;
   out.width = x1 - x0;
   out.height = y1 - y0;
   out.rgb.resize(std::size_t(out.width) * out.height * 3);
   for (int y = y0; y < y1; ++y)
     std::memcpy(out.rgb.data() + std::size_t(y - y0) * out.width * 3,
-                img.rgb.data() + (std::size_t(y) * img.width + x0) * 3,
-                std::size_t(out.width) * 3);
+                img.rgb.data() + (std::size_t(y) * img.width + x0) * 3, std::size_t(out.width) * 3);
   return out;
 }
 
@@ -280,8 +273,8 @@ inline void to_pixel_values(const Image& img, const PreprocessConfig& c, float* 
   float lut[3][256];
   for (int ch = 0; ch < 3; ++ch)
     for (int v = 0; v < 256; ++v)
-      lut[ch][v] = (static_cast<float>(double(v) * c.rescale_factor) - c.image_mean[ch]) /
-                   c.image_std[ch];
+      lut[ch][v] =
+          (static_cast<float>(double(v) * c.rescale_factor) - c.image_mean[ch]) / c.image_std[ch];
   const std::size_t plane = std::size_t(img.width) * img.height;
   for (std::size_t i = 0; i < plane; ++i)
     for (int ch = 0; ch < 3; ++ch) out[ch * plane + i] = lut[ch][img.rgb[3 * i + ch]];

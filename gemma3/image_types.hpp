@@ -20,7 +20,7 @@ struct Image {
 // large inputs (the defaults accept any ordinary photo; 64 Mpixel = 192 MiB RGB).
 struct ImageLoadOptions {
   std::uint64_t max_file_bytes = std::uint64_t{64} << 20;  // 64 MiB
-  int max_side = 16384;                                     // width and height
+  int max_side = 16384;                                    // width and height
   std::uint64_t max_pixels = std::uint64_t{64} << 20;      // 64 Mpixel
   // Every scan of a multi-scan (progressive) JPEG is a pass over the whole
   // image, so many tiny scans make a CPU bomb (about 1 ms per empty scan per
@@ -39,9 +39,9 @@ struct CropBox {
 
 // Model input for one image: the original then its crops, each [3, S, S].
 struct PixelValues {
-  int count = 0;      // 1 + num_crops
-  int num_crops = 0;  // 0 unless pan-and-scan made crops
-  int size = 0;       // S
+  int count = 0;            // 1 + num_crops
+  int num_crops = 0;        // 0 unless pan-and-scan made crops
+  int size = 0;             // S
   std::vector<float> data;  // [count, 3, S, S], channels R, G, B
   const float* image(int i) const {
     return data.data() + static_cast<std::size_t>(i) * 3 * size * size;

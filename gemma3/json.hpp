@@ -39,15 +39,32 @@ class Value {
   bool is_int() const { return type_ == Type::Number && is_int_; }
 
   // Typed access; `what` names the value in the error message.
-  bool as_bool(const std::string& what = "value") const { check(Type::Bool, what); return bool_; }
-  double as_double(const std::string& what = "value") const { check(Type::Number, what); return num_; }
+  bool as_bool(const std::string& what = "value") const {
+    check(Type::Bool, what);
+    return bool_;
+  }
+  double as_double(const std::string& what = "value") const {
+    check(Type::Number, what);
+    return num_;
+  }
   int64_t as_int(const std::string& what = "value") const {
-    if (!is_int()) throw Error(what + ": expected an integer, got " + (is_number() ? "a non-integral or too large number" : type_name()));
+    if (!is_int())
+      throw Error(what + ": expected an integer, got " +
+                  (is_number() ? "a non-integral or too large number" : type_name()));
     return int_;
   }
-  const std::string& as_string(const std::string& what = "value") const { check(Type::String, what); return str_; }
-  const Array& as_array(const std::string& what = "value") const { check(Type::Array, what); return arr_; }
-  const Object& as_object(const std::string& what = "value") const { check(Type::Object, what); return obj_; }
+  const std::string& as_string(const std::string& what = "value") const {
+    check(Type::String, what);
+    return str_;
+  }
+  const Array& as_array(const std::string& what = "value") const {
+    check(Type::Array, what);
+    return arr_;
+  }
+  const Object& as_object(const std::string& what = "value") const {
+    check(Type::Object, what);
+    return obj_;
+  }
 
   // Object member lookup (linear; iterate as_object() for big objects). nullptr when
   // absent or when this is not an object. For duplicate keys the first one wins.
@@ -102,7 +119,8 @@ inline int64_t get_int(const Value& obj, std::string_view key, const std::string
 inline double get_double(const Value& obj, std::string_view key, const std::string& what) {
   return get(obj, key, what).as_double(what + "." + std::string(key));
 }
-inline const std::string& get_string(const Value& obj, std::string_view key, const std::string& what) {
+inline const std::string& get_string(const Value& obj, std::string_view key,
+                                     const std::string& what) {
   return get(obj, key, what).as_string(what + "." + std::string(key));
 }
 inline bool get_bool(const Value& obj, std::string_view key, const std::string& what) {
@@ -129,7 +147,9 @@ class Parser {
     throw Error(what_ + ": invalid JSON at byte " + std::to_string(pos_) + ": " + msg);
   }
   void skip_ws() {
-    while (pos_ < s_.size() && (s_[pos_] == ' ' || s_[pos_] == '\t' || s_[pos_] == '\n' || s_[pos_] == '\r')) ++pos_;
+    while (pos_ < s_.size() &&
+           (s_[pos_] == ' ' || s_[pos_] == '\t' || s_[pos_] == '\n' || s_[pos_] == '\r'))
+      ++pos_;
   }
   bool consume_literal(std::string_view lit) {
     if (s_.substr(pos_, lit.size()) != lit) return false;
@@ -145,7 +165,10 @@ class Parser {
       out.type_ = Type::Object;
       ++pos_;
       skip_ws();
-      if (pos_ < s_.size() && s_[pos_] == '}') { ++pos_; return; }
+      if (pos_ < s_.size() && s_[pos_] == '}') {
+        ++pos_;
+        return;
+      }
       for (;;) {
         skip_ws();
         if (pos_ >= s_.size() || s_[pos_] != '"') fail("expected a string key");
@@ -157,22 +180,37 @@ class Parser {
         skip_ws();
         parse_value(out.obj_.back().second, depth + 1);
         skip_ws();
-        if (pos_ < s_.size() && s_[pos_] == ',') { ++pos_; continue; }
-        if (pos_ < s_.size() && s_[pos_] == '}') { ++pos_; return; }
+        if (pos_ < s_.size() && s_[pos_] == ',') {
+          ++pos_;
+          continue;
+        }
+        if (pos_ < s_.size() && s_[pos_] == '}') {
+          ++pos_;
+          return;
+        }
         fail("expected ',' or '}'");
       }
     } else if (c == '[') {
       out.type_ = Type::Array;
       ++pos_;
       skip_ws();
-      if (pos_ < s_.size() && s_[pos_] == ']') { ++pos_; return; }
+      if (pos_ < s_.size() && s_[pos_] == ']') {
+        ++pos_;
+        return;
+      }
       for (;;) {
         skip_ws();
         out.arr_.emplace_back();
         parse_value(out.arr_.back(), depth + 1);
         skip_ws();
-        if (pos_ < s_.size() && s_[pos_] == ',') { ++pos_; continue; }
-        if (pos_ < s_.size() && s_[pos_] == ']') { ++pos_; return; }
+        if (pos_ < s_.size() && s_[pos_] == ',') {
+          ++pos_;
+          continue;
+        }
+        if (pos_ < s_.size() && s_[pos_] == ']') {
+          ++pos_;
+          return;
+        }
         fail("expected ',' or ']'");
       }
     } else if (c == '"') {
@@ -231,7 +269,10 @@ class Parser {
       bool fits = true;
       for (size_t i = neg ? 1 : 0; i < tok.size(); ++i) {
         const uint64_t d = static_cast<uint64_t>(tok[i] - '0');
-        if (mag > (UINT64_C(9223372036854775808) - d) / 10) { fits = false; break; }
+        if (mag > (UINT64_C(9223372036854775808) - d) / 10) {
+          fits = false;
+          break;
+        }
         mag = mag * 10 + d;
       }
       if (fits && (neg || mag <= UINT64_C(9223372036854775807))) {
@@ -278,7 +319,10 @@ class Parser {
     for (;;) {
       if (pos_ >= s_.size()) fail("unterminated string");
       const unsigned char c = static_cast<unsigned char>(s_[pos_]);
-      if (c == '"') { ++pos_; return; }
+      if (c == '"') {
+        ++pos_;
+        return;
+      }
       if (c < 0x20) fail("control character in string");
       if (c == '\\') {
         ++pos_;
@@ -301,7 +345,8 @@ class Parser {
                 fail("lone high surrogate in \\u escape");
               pos_ += 2;
               const uint32_t lo = static_cast<uint32_t>(hex4());
-              if (lo < 0xDC00 || lo > 0xDFFF) fail("high surrogate not followed by a low surrogate");
+              if (lo < 0xDC00 || lo > 0xDFFF)
+                fail("high surrogate not followed by a low surrogate");
               cp = 0x10000 + ((cp - 0xD800) << 10) + (lo - 0xDC00);
             }
             append_utf8(out, cp);
@@ -344,11 +389,31 @@ inline std::string quote(std::string_view s) {
   size_t i = 0;
   while (i < s.size()) {
     const unsigned char c = static_cast<unsigned char>(s[i]);
-    if (c == '"') { out += "\\\""; ++i; continue; }
-    if (c == '\\') { out += "\\\\"; ++i; continue; }
-    if (c == '\n') { out += "\\n"; ++i; continue; }
-    if (c == '\t') { out += "\\t"; ++i; continue; }
-    if (c == '\r') { out += "\\r"; ++i; continue; }
+    if (c == '"') {
+      out += "\\\"";
+      ++i;
+      continue;
+    }
+    if (c == '\\') {
+      out += "\\\\";
+      ++i;
+      continue;
+    }
+    if (c == '\n') {
+      out += "\\n";
+      ++i;
+      continue;
+    }
+    if (c == '\t') {
+      out += "\\t";
+      ++i;
+      continue;
+    }
+    if (c == '\r') {
+      out += "\\r";
+      ++i;
+      continue;
+    }
     if (c < 0x20 || c == 0x7F) {
       out += "\\u00";
       out += kHex[c >> 4];
@@ -356,9 +421,17 @@ inline std::string quote(std::string_view s) {
       ++i;
       continue;
     }
-    if (c < 0x80) { out += static_cast<char>(c); ++i; continue; }
+    if (c < 0x80) {
+      out += static_cast<char>(c);
+      ++i;
+      continue;
+    }
     const size_t n = detail::utf8_seq_len(s, i);
-    if (n == 0) { out += "\xEF\xBF\xBD"; ++i; continue; }
+    if (n == 0) {
+      out += "\xEF\xBF\xBD";
+      ++i;
+      continue;
+    }
     out.append(s.data() + i, n);
     i += n;
   }

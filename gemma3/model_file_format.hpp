@@ -48,7 +48,8 @@ namespace detail {
 // the section being read.
 class ByteReader {
  public:
-  ByteReader(const uint8_t* p, size_t n, std::string where) : p_(p), n_(n), where_(std::move(where)) {}
+  ByteReader(const uint8_t* p, size_t n, std::string where)
+      : p_(p), n_(n), where_(std::move(where)) {}
   size_t pos() const { return pos_; }
   size_t remaining() const { return n_ - pos_; }
   void need(size_t k, const std::string& what) const {
@@ -105,10 +106,22 @@ inline void write_config(ByteWriter& w, const ModelConfig& cfg, uint32_t& count)
   struct Visitor {
     ByteWriter& w;
     decltype(key)& k;
-    void operator()(const std::string& n, const int& v) { k(n, ConfigKind::Int); w.put<int64_t>(v); }
-    void operator()(const std::string& n, const double& v) { k(n, ConfigKind::Float); w.put<double>(v); }
-    void operator()(const std::string& n, const float& v) { k(n, ConfigKind::Float); w.put<double>(v); }
-    void operator()(const std::string& n, const bool& v) { k(n, ConfigKind::Bool); w.put<uint8_t>(v ? 1 : 0); }
+    void operator()(const std::string& n, const int& v) {
+      k(n, ConfigKind::Int);
+      w.put<int64_t>(v);
+    }
+    void operator()(const std::string& n, const double& v) {
+      k(n, ConfigKind::Float);
+      w.put<double>(v);
+    }
+    void operator()(const std::string& n, const float& v) {
+      k(n, ConfigKind::Float);
+      w.put<double>(v);
+    }
+    void operator()(const std::string& n, const bool& v) {
+      k(n, ConfigKind::Bool);
+      w.put<uint8_t>(v ? 1 : 0);
+    }
     void operator()(const std::string& n, const std::vector<int>& v) {
       k(n, ConfigKind::IntList);
       w.put<uint32_t>(uint32_t(v.size()));
@@ -137,7 +150,8 @@ inline ModelConfig read_config(ByteReader& r, uint32_t count, const std::string&
   for (uint32_t e = 0; e < count; ++e) {
     const std::string what = "config entry " + std::to_string(e);
     const uint16_t klen = r.get<uint16_t>(what);
-    if (klen == 0 || klen > 256) throw Error(where + ": " + what + ": bad key length " + std::to_string(klen));
+    if (klen == 0 || klen > 256)
+      throw Error(where + ": " + what + ": bad key length " + std::to_string(klen));
     std::string k = r.bytes(klen, what + " key");
     const uint8_t kind = r.get<uint8_t>(what);
     Raw v;
@@ -154,10 +168,12 @@ inline ModelConfig read_config(ByteReader& r, uint32_t count, const std::string&
         for (auto& x : v.list) x = elem == 8 ? r.get<int64_t>(k) : int64_t(r.get<uint8_t>(k));
         break;
       }
-      default: throw Error(where + ": config " + k + ": unknown value kind " + std::to_string(kind));
+      default:
+        throw Error(where + ": config " + k + ": unknown value kind " + std::to_string(kind));
     }
     v.kind = ConfigKind(kind);
-    if (!raw.emplace(k, std::move(v)).second) throw Error(where + ": config " + k + ": duplicate key");
+    if (!raw.emplace(k, std::move(v)).second)
+      throw Error(where + ": config " + k + ": duplicate key");
   }
   ModelConfig cfg;
   size_t used = 0;
@@ -169,7 +185,8 @@ inline ModelConfig read_config(ByteReader& r, uint32_t count, const std::string&
     return it->second;
   };
   auto to_int = [&](const std::string& k, int64_t x) {
-    if (x < INT32_MIN || x > INT32_MAX) throw Error(where + ": config " + k + ": value out of int range");
+    if (x < INT32_MIN || x > INT32_MAX)
+      throw Error(where + ": config " + k + ": value out of int range");
     return int(x);
   };
   auto to_bool = [&](const std::string& k, int64_t x) {

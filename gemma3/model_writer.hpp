@@ -27,7 +27,6 @@
 
 namespace gemma3 {
 
-
 // Streams a model file: the table is computed up front from the config and
 // weight type (tensor_table order), then the caller supplies each tensor's
 // values in that order, as f32 (encoded here to the tensor's storage type)
@@ -43,8 +42,10 @@ class ModelWriter {
     const std::vector<Piece>& pieces = tokenizer.pieces;
     detail::validate_config(cfg, path + " (config to write)");
     if (pieces.size() > kMaxPieces || int64_t(pieces.size()) > cfg.text.vocab_size)
-      throw Error(path + ": " + std::to_string(pieces.size()) + " tokenizer pieces exceed vocab_size");
-    if (chat_template.size() > kMaxChatTemplateBytes) throw Error(path + ": chat template too large");
+      throw Error(path + ": " + std::to_string(pieces.size()) +
+                  " tokenizer pieces exceed vocab_size");
+    if (chat_template.size() > kMaxChatTemplateBytes)
+      throw Error(path + ": chat template too large");
 
     // Metadata, with the tensor CRCs as zeros to be patched in finish().
     detail::ByteWriter w;
@@ -53,7 +54,8 @@ class ModelWriter {
     w.put<uint8_t>(uint8_t((o.add_dummy_prefix ? 1 : 0) | (o.remove_extra_whitespaces ? 2 : 0) |
                            (o.escape_whitespaces ? 4 : 0) | (o.treat_whitespace_as_suffix ? 8 : 0) |
                            (o.byte_fallback ? 16 : 0)));
-    for (const std::string* str : {&o.unk_surface, &o.unk_piece, &o.bos_piece, &o.eos_piece, &o.pad_piece}) {
+    for (const std::string* str :
+         {&o.unk_surface, &o.unk_piece, &o.bos_piece, &o.eos_piece, &o.pad_piece}) {
       if (str->size() > kMaxPieceBytes) throw Error(path + ": tokenizer option string too long");
       w.put<uint32_t>(uint32_t(str->size()));
       w.bytes(*str);
@@ -74,7 +76,8 @@ class ModelWriter {
     w.bytes(chat_template);
     // Offsets: tensors back to back in table order, each 64-byte aligned.
     size_t table_bytes = 0;
-    for (const TensorSpec& s : specs_) table_bytes += 2 + s.name.size() + 8 + 8 * s.shape.size() + 20;
+    for (const TensorSpec& s : specs_)
+      table_bytes += 2 + s.name.size() + 8 + 8 * s.shape.size() + 20;
     data_offset_ = align_up(kHeaderSize + w.buf.size() + table_bytes, kTensorAlign);
     uint64_t off = data_offset_;
     for (const TensorSpec& s : specs_) {
@@ -138,7 +141,8 @@ class ModelWriter {
     }
     // Q8/Q4: quantize a block of rows; its values go out now, its scales are
     // kept until the last row (they follow all values, tensor.hpp).
-    if (rows_done_ + rows > size_t(s.shape[0])) throw Error(path_ + ": tensor " + s.name + ": too many rows");
+    if (rows_done_ + rows > size_t(s.shape[0]))
+      throw Error(path_ + ": tensor " + s.name + ": too many rows");
     tmp_.resize(matrix_bytes(t, rows, cols));
     quantize_matrix(t, x, rows, cols, tmp_.data());
     const size_t vbytes = rows * row_bytes(t, cols);
@@ -167,8 +171,8 @@ class ModelWriter {
   // Completes the file: header, metadata with CRCs, fsync, rename.
   void finish() {
     if (cur_ != specs_.size())
-      throw Error(path_ + ": tensor " + specs_[cur_].name + " was not written (" + std::to_string(written_) +
-                  " of " + std::to_string(sizes_[cur_]) + " bytes)");
+      throw Error(path_ + ": tensor " + specs_[cur_].name + " was not written (" +
+                  std::to_string(written_) + " of " + std::to_string(sizes_[cur_]) + " bytes)");
     flush();
     for (size_t i = 0; i < crcs_.size(); ++i) std::memcpy(meta_.data() + crc_pos_[i], &crcs_[i], 4);
     detail::ByteWriter h;
@@ -219,7 +223,8 @@ class ModelWriter {
   void put(const uint8_t* p, size_t n) {
     const TensorSpec& s = spec_now();
     if (written_ + n > sizes_[cur_])
-      throw Error(path_ + ": tensor " + s.name + ": more data than its " + std::to_string(sizes_[cur_]) + " bytes");
+      throw Error(path_ + ": tensor " + s.name + ": more data than its " +
+                  std::to_string(sizes_[cur_]) + " bytes");
     crc_ = detail::crc32(p, n, crc_);
     append(p, n);
     written_ += n;

@@ -7,7 +7,8 @@
 // runs exactly the code an embedder gets.
 //
 //   const EncodedImages img = encode_image_blocks(model, ids, pixels, tc);  // one image per block
-//   prefill(model.decoder(), cache, ids.data(), ids.size(), img.spans, 256, logits, false, buf, tc);
+//   prefill(model.decoder(), cache, ids.data(), ids.size(), img.spans, 256, logits, false, buf,
+//   tc);
 //
 // Layering: the session layer, above the model core (decoder, vision, KV
 // cache), which never includes it (cmake/check_layers.cmake).
@@ -41,13 +42,14 @@ inline std::vector<ImageBlock> image_token_blocks(const std::vector<int>& ids, i
 // image_token_blocks() of ids, checked against the model: `images` blocks of
 // mm_tokens_per_image ids each (spec §4.6). Errors start with `who`. Cheap:
 // call it before loading images to fail early.
-inline std::vector<ImageBlock> check_image_blocks(const ModelConfig& cfg, const std::vector<int>& ids,
-                                                  size_t images, const std::string& who = "prefill") {
+inline std::vector<ImageBlock> check_image_blocks(const ModelConfig& cfg,
+                                                  const std::vector<int>& ids, size_t images,
+                                                  const std::string& who = "prefill") {
   const auto blocks = image_token_blocks(ids, cfg.tokens.image);
   if (blocks.size() != images)
     throw Error(who + ": the prompt has " + std::to_string(blocks.size()) +
-                " image blocks (runs of image token id " + std::to_string(cfg.tokens.image) + ") for " +
-                std::to_string(images) + " images");
+                " image blocks (runs of image token id " + std::to_string(cfg.tokens.image) +
+                ") for " + std::to_string(images) + " images");
   const size_t T = size_t(cfg.mm_tokens_per_image);
   for (size_t i = 0; i < blocks.size(); ++i)
     if (blocks[i].count != T)
@@ -77,7 +79,8 @@ struct EncodedImages {
 // without image blocks builds no encoder (a text-only model takes it).
 inline EncodedImages encode_image_blocks(const Model& model, const std::vector<int>& ids,
                                          const std::vector<const float*>& pixels,
-                                         const ops::ThreadContext& tc, const std::string& who = "prefill") {
+                                         const ops::ThreadContext& tc,
+                                         const std::string& who = "prefill") {
   const ModelConfig& cfg = model.config();
   const auto blocks = check_image_blocks(cfg, ids, pixels.size(), who);
   EncodedImages out;
@@ -96,7 +99,8 @@ inline EncodedImages encode_image_blocks(const Model& model, const std::vector<i
 // at most `chunk` long, unless an image span would be split: then the chunk
 // ends before the span, or (a span longer than the chunk, or starting at
 // pos) holds all of it (spec §5.3). `spans` are sorted and disjoint.
-inline size_t prefill_chunk_end(size_t pos, size_t n, size_t chunk, const std::vector<ImageSpan>& spans) {
+inline size_t prefill_chunk_end(size_t pos, size_t n, size_t chunk,
+                                const std::vector<ImageSpan>& spans) {
   size_t end = std::min(n, pos + chunk);
   for (const ImageSpan& s : spans) {
     if (s.count == 0 || !(s.start < end && end < s.start + s.count)) continue;
@@ -115,8 +119,8 @@ inline size_t prefill_chunk_end(size_t pos, size_t n, size_t chunk, const std::v
 // refused by forward(), after the chunks before it were committed — check
 // ids first where a refused prompt must leave no trace (Session does).
 inline void prefill(const Decoder& dec, KVCache& cache, const int* ids, size_t n,
-                    const std::vector<ImageSpan>& spans, size_t chunk, float* logits, bool all_logits,
-                    ForwardBuffers& buf, const ops::ThreadContext& tc,
+                    const std::vector<ImageSpan>& spans, size_t chunk, float* logits,
+                    bool all_logits, ForwardBuffers& buf, const ops::ThreadContext& tc,
                     const ForwardObserver* observer = nullptr, bool observe_attn_probs = true) {
   if (chunk == 0) throw Error("prefill: the chunk must be at least 1 token");
   cache.check_fits(n);
@@ -124,11 +128,13 @@ inline void prefill(const Decoder& dec, KVCache& cache, const int* ids, size_t n
   for (const ImageSpan& s : spans) {
     if (s.count == 0) continue;
     if (s.start > n || s.count > n - s.start || !s.embeddings)
-      throw Error("prefill: image span [" + std::to_string(s.start) + ", " + std::to_string(s.start + s.count) +
-                  ") does not lie inside the " + std::to_string(n) + " tokens (or has no embeddings)");
+      throw Error("prefill: image span [" + std::to_string(s.start) + ", " +
+                  std::to_string(s.start + s.count) + ") does not lie inside the " +
+                  std::to_string(n) + " tokens (or has no embeddings)");
     if (s.start < prev_end)
-      throw Error("prefill: image spans must be sorted and disjoint ([" + std::to_string(s.start) + ", " +
-                  std::to_string(s.start + s.count) + ") starts before " + std::to_string(prev_end) + ")");
+      throw Error("prefill: image spans must be sorted and disjoint ([" + std::to_string(s.start) +
+                  ", " + std::to_string(s.start + s.count) + ") starts before " +
+                  std::to_string(prev_end) + ")");
     prev_end = s.start + s.count;
   }
   const size_t V = dec.vocab_rows();
@@ -140,7 +146,8 @@ inline void prefill(const Decoder& dec, KVCache& cache, const int* ids, size_t n
       if (s.count && s.start >= pos && s.start + s.count <= end)
         local.push_back({s.start - pos, s.count, s.embeddings});
     float* out = logits && all_logits ? logits + pos * V : logits;
-    dec.forward(cache, ids + pos, end - pos, local, out, all_logits, buf, tc, observer, observe_attn_probs);
+    dec.forward(cache, ids + pos, end - pos, local, out, all_logits, buf, tc, observer,
+                observe_attn_probs);
     pos = end;
   }
 }

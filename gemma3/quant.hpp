@@ -63,9 +63,7 @@ inline uint16_t quantize_group(const float* x, size_t count, int qmax, int8_t* q
 inline void quantize_matrix(WeightType t, const float* src, size_t rows, size_t cols,
                             uint8_t* dst) {
   switch (t) {
-    case WeightType::F32:
-      std::memcpy(dst, src, rows * cols * sizeof(float));
-      return;
+    case WeightType::F32: std::memcpy(dst, src, rows * cols * sizeof(float)); return;
     case WeightType::BF16:
       for (size_t i = 0; i < rows * cols; ++i) {
         const uint16_t h = f32_to_bf16(src[i]);
@@ -107,9 +105,7 @@ inline void quantize_matrix(WeightType t, const float* src, size_t rows, size_t 
 inline void dequantize_row(const MatView& W, size_t r, float* out) {
   const uint8_t* row = W.row(r);
   switch (W.type) {
-    case WeightType::F32:
-      std::memcpy(out, row, W.cols * sizeof(float));
-      return;
+    case WeightType::F32: std::memcpy(out, row, W.cols * sizeof(float)); return;
     case WeightType::BF16:
       for (size_t c = 0; c < W.cols; ++c) {
         uint16_t h;

@@ -30,8 +30,7 @@ class Rope {
   // base: RoPE base frequency; factor: linear scaling factor (1 = none).
   Rope(int head_dim, double base, double factor) : head_dim_(head_dim) {
     if (head_dim <= 0 || head_dim % 2 != 0)
-      throw Error("rope: head_dim must be a positive even number, got " +
-                  std::to_string(head_dim));
+      throw Error("rope: head_dim must be a positive even number, got " + std::to_string(head_dim));
     if (!(base > 1.0)) throw Error("rope: base frequency must be > 1, got " + std::to_string(base));
     if (!(factor > 0.0))
       throw Error("rope: rope_scaling factor must be > 0, got " + std::to_string(factor));

@@ -33,14 +33,14 @@
 namespace gemma3 {
 
 struct SamplingOptions {
-  bool greedy = false;          // argmax over the allowed ids; ignores everything below
-  float temperature = 1.0f;     // ≤ 0 also means greedy
-  int top_k = 64;               // keep the k most likely ids; 0 = off
-  float top_p = 0.95f;          // keep the smallest set with mass ≥ top_p; 1 = off
-  float min_p = 0.0f;           // drop ids with p < min_p · p_max; 0 = off
-  float repeat_penalty = 1.0f;  // CTRL-style: logit > 0 ? logit / r : logit · r; 1 = off
-  int repeat_last_n = 64;       // how many recent tokens are penalised; -1 = all given
-  std::optional<uint64_t> seed; // unset: a random seed (std::random_device)
+  bool greedy = false;           // argmax over the allowed ids; ignores everything below
+  float temperature = 1.0f;      // ≤ 0 also means greedy
+  int top_k = 64;                // keep the k most likely ids; 0 = off
+  float top_p = 0.95f;           // keep the smallest set with mass ≥ top_p; 1 = off
+  float min_p = 0.0f;            // drop ids with p < min_p · p_max; 0 = off
+  float repeat_penalty = 1.0f;   // CTRL-style: logit > 0 ? logit / r : logit · r; 1 = off
+  int repeat_last_n = 64;        // how many recent tokens are penalised; -1 = all given
+  std::optional<uint64_t> seed;  // unset: a random seed (std::random_device)
 };
 
 // Ids a model must never sample besides ids ≥ vocabulary (spec §1.5).
@@ -65,7 +65,8 @@ class Sampler {
     if (std::isnan(opt.temperature)) throw Error("sampler: temperature is NaN");
     for (int id : excluded)
       if (id >= 0 && size_t(id) < vocab) flags_[size_t(id)] = kExcluded;
-    reseed(opt.seed ? *opt.seed : (uint64_t(std::random_device{}()) << 32) ^ std::random_device{}());
+    reseed(opt.seed ? *opt.seed
+                    : (uint64_t(std::random_device{}()) << 32) ^ std::random_device{}());
   }
 
   void reseed(uint64_t seed) { rng_.seed(seed); }

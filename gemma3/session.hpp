@@ -51,7 +51,7 @@ namespace gemma3 {
 
 // How a Session turns image parts into pixels.
 struct ImageOptions {
-  ImageLoadOptions limits;     // file size / side / pixel limits, checked before decoding
+  ImageLoadOptions limits;  // file size / side / pixel limits, checked before decoding
   // spec §4.2: also encode crops of wide or tall images (HF do_pan_and_scan;
   // off in the release). Each crop costs one more image block of
   // mm_tokens_per_image positions and one more vision-tower run.
@@ -64,7 +64,7 @@ struct ImageOptions {
 };
 
 struct SessionOptions {
-  size_t context = 0;             // positions the KV cache holds; 0 = min(8192, the model's maximum)
+  size_t context = 0;  // positions the KV cache holds; 0 = min(8192, the model's maximum)
   KVType kv_type = KVType::BF16;  // BF16 halves the cache (docs/decoder.md); F32 = exact
   int threads = 0;                // 0 = all cores (OMP_NUM_THREADS)
   size_t prefill_chunk = 256;     // prompt tokens per forward call (image spans are never split)
@@ -74,21 +74,21 @@ struct SessionOptions {
 
 // Figures of the last chat()/generate() call.
 struct Timings {
-  size_t prompt_tokens = 0;      // tokens prefilled (the new turn, plus a held-back token)
-  size_t generated_tokens = 0;   // tokens sampled (stop token excluded)
-  size_t images = 0;             // images encoded (pan-and-scan crops included)
+  size_t prompt_tokens = 0;         // tokens prefilled (the new turn, plus a held-back token)
+  size_t generated_tokens = 0;      // tokens sampled (stop token excluded)
+  size_t images = 0;                // images encoded (pan-and-scan crops included)
   double image_load_seconds = 0;    // decoding + preprocessing them
   double image_encode_seconds = 0;  // vision tower + projector
-  double prefill_seconds = 0;    // feeding the prompt (image encoding not included)
-  double decode_seconds = 0;     // every forward of a generated token
-  double time_to_first_token = 0;  // call start → first token sampled (images included)
+  double prefill_seconds = 0;       // feeding the prompt (image encoding not included)
+  double decode_seconds = 0;        // every forward of a generated token
+  double time_to_first_token = 0;   // call start → first token sampled (images included)
   double prefill_tokens_per_second() const {
     return prefill_seconds > 0 ? double(prompt_tokens) / prefill_seconds : 0;
   }
   double decode_tokens_per_second() const {
     return decode_seconds > 0 ? double(decode_steps) / decode_seconds : 0;
   }
-  size_t decode_steps = 0;       // forwards of generated tokens
+  size_t decode_steps = 0;  // forwards of generated tokens
 };
 
 enum class StopReason { StopToken, MaxTokens, Callback };
@@ -110,8 +110,9 @@ class Session {
       : model_(&model),
         opt_(opt),
         cache_(model.config().text,
-               opt.context ? opt.context
-                           : std::min<size_t>(8192, size_t(model.config().text.max_position_embeddings)),
+               opt.context
+                   ? opt.context
+                   : std::min<size_t>(8192, size_t(model.config().text.max_position_embeddings)),
                opt.kv_type),
         sampler_(opt.sampling, model.sample_vocab(), model.never_sample()),
         threads_(opt.threads > 0 ? ops::ThreadContext(opt.threads) : ops::ThreadContext()) {
@@ -158,9 +159,10 @@ class Session {
       // the budget or the callback) goes first; a stop token is replaced by
       // <end_of_turn>.
       ids = with_pending({t.end_of_turn}, /*feed_stop=*/false);
-      detail::encode_segments(model_->tokenizer(),
-                              detail::render_chat_segments({ChatMessage("user", images.parts)}, true),
-                              fmt, true, "\n", ids);
+      detail::encode_segments(
+          model_->tokenizer(),
+          detail::render_chat_segments({ChatMessage("user", images.parts)}, true), fmt, true, "\n",
+          ids);
     }
     check_room(ids.size());  // before the (costly) encoding
     const auto t2 = Clock::now();
@@ -187,8 +189,10 @@ class Session {
   // config's image token id) are filled, in order, with `images` (image parts:
   // a file, encoded bytes or pixels) — what gemma3-dump --image does. With
   // pan-and-scan, image k takes 1 + its crops consecutive blocks.
-  GenerateResult generate_with_images(const std::vector<int>& ids, const std::vector<ChatPart>& images,
-                                      const TokenCallback& on_text = {}, size_t max_new_tokens = 2048) {
+  GenerateResult generate_with_images(const std::vector<int>& ids,
+                                      const std::vector<ChatPart>& images,
+                                      const TokenCallback& on_text = {},
+                                      size_t max_new_tokens = 2048) {
     if (turns_ > 0) throw Error("session: a chat is in progress; reset() before raw generation");
     const auto t0 = Clock::now();
     const TurnImages loaded = load_images(only_images(images));
@@ -242,7 +246,7 @@ class Session {
   }
 
   const Timings& timings() const { return timings_; }
-  size_t position() const { return cache_.length(); }        // tokens in the cache
+  size_t position() const { return cache_.length(); }  // tokens in the cache
   size_t context() const { return cache_.context(); }
   const std::vector<int>& tokens() const { return history_; }  // ids in the cache, in order
   const Model& model() const { return *model_; }
@@ -303,8 +307,10 @@ class Session {
     const ImageOptions& io = opt_.images;
     PreprocessConfig pc = cfg.preprocess;
     pc.do_pan_and_scan = io.pan_and_scan;
-    if (io.pan_and_scan_min_crop_size > 0) pc.pan_and_scan_min_crop_size = io.pan_and_scan_min_crop_size;
-    if (io.pan_and_scan_max_num_crops > 0) pc.pan_and_scan_max_num_crops = io.pan_and_scan_max_num_crops;
+    if (io.pan_and_scan_min_crop_size > 0)
+      pc.pan_and_scan_min_crop_size = io.pan_and_scan_min_crop_size;
+    if (io.pan_and_scan_max_num_crops > 0)
+      pc.pan_and_scan_max_num_crops = io.pan_and_scan_max_num_crops;
     if (io.pan_and_scan_min_ratio_to_activate > 0)
       pc.pan_and_scan_min_ratio_to_activate = io.pan_and_scan_min_ratio_to_activate;
     size_t k = 0;
@@ -312,16 +318,18 @@ class Session {
       if (p.kind != ChatPart::Kind::Image) continue;
       const std::string which = "session: image " + std::to_string(++k) + " of the turn";
       if (!cfg.has_vision)
-        throw Error(which + ": this model has no vision tower (a text-only model); it cannot take images");
+        throw Error(which +
+                    ": this model has no vision tower (a text-only model); it cannot take images");
       if (!p.has_image_payload())
         throw Error(which + " has no image (give a file path, encoded bytes or a decoded Image)");
       try {
         Image loaded;
         const Image* img = p.image.get();
         if (!img) {
-          loaded = p.image_bytes ? load_image_from_memory(p.image_bytes->data(), p.image_bytes->size(),
-                                                          "<memory>", io.limits)
-                                 : load_image(p.image_path, io.limits);
+          loaded = p.image_bytes
+                       ? load_image_from_memory(p.image_bytes->data(), p.image_bytes->size(),
+                                                "<memory>", io.limits)
+                       : load_image(p.image_path, io.limits);
           img = &loaded;
         }
         out.storage.push_back(preprocess_image(*img, pc, cfg.vision.image_size));
@@ -356,16 +364,18 @@ class Session {
     // All ids checked before any chunk runs: a refused prompt leaves no trace in the cache.
     for (size_t i = 0; i < ids.size(); ++i)
       if (ids[i] < 0 || size_t(ids[i]) >= dec.vocab_rows())
-        throw Error("session: token id " + std::to_string(ids[i]) + " at position " + std::to_string(i) +
-                    " is outside the vocabulary [0, " + std::to_string(dec.vocab_rows()) + ")");
+        throw Error("session: token id " + std::to_string(ids[i]) + " at position " +
+                    std::to_string(i) + " is outside the vocabulary [0, " +
+                    std::to_string(dec.vocab_rows()) + ")");
     // history_ holds exactly the ids the cache took, even if a chunk throws.
     const size_t before = cache_.length();
     auto record = [&] {
-      history_.insert(history_.end(), ids.begin(), ids.begin() + std::ptrdiff_t(cache_.length() - before));
+      history_.insert(history_.end(), ids.begin(),
+                      ids.begin() + std::ptrdiff_t(cache_.length() - before));
     };
     try {
-      gemma3::prefill(dec, cache_, ids.data(), ids.size(), images, opt_.prefill_chunk, logits_.data(), false, buf_,
-                      threads_);
+      gemma3::prefill(dec, cache_, ids.data(), ids.size(), images, opt_.prefill_chunk,
+                      logits_.data(), false, buf_, threads_);
     } catch (...) {
       record();
       throw;
@@ -439,7 +449,7 @@ class Session {
   std::vector<float> logits_;
   std::vector<int> history_;  // ids in the cache
   std::string system_;
-  int pending_ = -1;          // sampled, streamed, not yet in the cache
+  int pending_ = -1;  // sampled, streamed, not yet in the cache
   size_t turns_ = 0;
   bool raw_ = false;
 };

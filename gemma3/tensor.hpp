@@ -132,15 +132,18 @@ inline uint16_t f32_to_f16(float f) {
   const float a = std::fabs(f);
   if (std::isnan(f)) return uint16_t(sign | 0x7e00u);
   if (a >= 65520.0f) return uint16_t(sign | 0x7c00u);  // rounds to infinity
-  if (a < 6.103515625e-05f) {  // subnormal range: multiples of 2^-24
-    const float q = std::nearbyint(a * 16777216.0f);  // round-half-even by default
+  if (a < 6.103515625e-05f) {                          // subnormal range: multiples of 2^-24
+    const float q = std::nearbyint(a * 16777216.0f);   // round-half-even by default
     return uint16_t(sign | uint16_t(q));
   }
   int e;
   const float m = std::frexp(a, &e);  // a = m·2^e, m in [0.5, 1)
   float mant = std::nearbyint((m * 2.0f - 1.0f) * 1024.0f);
   int exp = e - 1 + 15;
-  if (mant >= 1024.0f) { mant = 0.0f; ++exp; }
+  if (mant >= 1024.0f) {
+    mant = 0.0f;
+    ++exp;
+  }
   if (exp >= 31) return uint16_t(sign | 0x7c00u);
   return uint16_t(sign | uint16_t(exp << 10) | uint16_t(mant));
 }

@@ -59,11 +59,14 @@ class Tokenizer {
   static Tokenizer load(const std::string& path) {
     const std::string data = detail::read_file_bytes(path);
     size_t i = 0;
-    while (i < data.size() && (data[i] == ' ' || data[i] == '\n' || data[i] == '\r' || data[i] == '\t')) ++i;
+    while (i < data.size() &&
+           (data[i] == ' ' || data[i] == '\n' || data[i] == '\r' || data[i] == '\t'))
+      ++i;
     if (i < data.size() && data[i] == '{') return from_json(data, path);
     return from_sentencepiece(data, path);
   }
-  static Tokenizer from_sentencepiece(std::string_view bytes, const std::string& what = "tokenizer.model") {
+  static Tokenizer from_sentencepiece(std::string_view bytes,
+                                      const std::string& what = "tokenizer.model") {
     return from_data(detail::parse_sentencepiece_model(bytes, what), what);
   }
   static Tokenizer from_json(std::string_view text, const std::string& what = "tokenizer.json") {
@@ -129,18 +132,22 @@ class Tokenizer {
     for (size_t i = 0; i < pieces_.size(); ++i) {
       const Piece& p = pieces_[i];
       const int t = static_cast<int>(p.type);
-      if (t < 1 || t > 6) throw Error(what + ": piece " + std::to_string(i) + " has invalid type " + std::to_string(t));
+      if (t < 1 || t > 6)
+        throw Error(what + ": piece " + std::to_string(i) + " has invalid type " +
+                    std::to_string(t));
       if (p.text.empty()) throw Error(what + ": piece " + std::to_string(i) + " is empty");
       // Decoded text is promised to be UTF-8; a piece that is not would leak raw bytes.
       if (!detail::valid_utf8(p.text))
         throw Error(what + ": piece " + std::to_string(i) + " is not valid UTF-8");
-      if (std::isnan(p.score)) throw Error(what + ": piece " + std::to_string(i) + " has a NaN score");
+      if (std::isnan(p.score))
+        throw Error(what + ": piece " + std::to_string(i) + " has a NaN score");
     }
     int dup_of = -1;
     const int dup = index_.build(pieces_, dup_of);
     if (dup >= 0)
-      throw Error(what + ": piece \"" + pieces_[static_cast<size_t>(dup)].text + "\" appears twice (ids " +
-                  std::to_string(dup_of) + " and " + std::to_string(dup) + ")");
+      throw Error(what + ": piece \"" + pieces_[static_cast<size_t>(dup)].text +
+                  "\" appears twice (ids " + std::to_string(dup_of) + " and " +
+                  std::to_string(dup) + ")");
     std::vector<std::string_view> user_defined;
     unk_id_ = -1;
     byte_id_.assign(256, -1);
@@ -155,14 +162,17 @@ class Tokenizer {
         case PieceType::Unused: has_unused_ = true; break;
         case PieceType::Unknown:
           if (unk_id_ >= 0)
-            throw Error(what + ": two unknown pieces (ids " + std::to_string(unk_id_) + " and " + std::to_string(id) + ")");
+            throw Error(what + ": two unknown pieces (ids " + std::to_string(unk_id_) + " and " +
+                        std::to_string(id) + ")");
           unk_id_ = id;
           break;
         case PieceType::Byte: {
           if (!opt_.byte_fallback)
-            throw Error(what + ": byte piece \"" + p.text + "\" found although byte_fallback is off");
+            throw Error(what + ": byte piece \"" + p.text +
+                        "\" found although byte_fallback is off");
           if (!detail::is_byte_piece_text(p.text))
-            throw Error(what + ": byte piece " + std::to_string(id) + " is \"" + p.text + "\", expected <0xHH>");
+            throw Error(what + ": byte piece " + std::to_string(id) + " is \"" + p.text +
+                        "\", expected <0xHH>");
           byte_id_[detail::byte_piece_value(p.text)] = id;
           break;
         }
@@ -176,8 +186,10 @@ class Tokenizer {
     for (size_t i = 0; i < pieces_.size(); ++i) {
       const std::string& t = pieces_[i].text;
       if (!mergeable(pieces_[i].type)) continue;
-      for (size_t k = t.find(detail::kSpaceSymbol, 1); k != std::string::npos; k = t.find(detail::kSpaceSymbol, k + 1))
-        if (!(k >= 3 && t.compare(k - 3, 3, detail::kSpaceSymbol) == 0)) bridges_.emplace_back(static_cast<int>(i), k);
+      for (size_t k = t.find(detail::kSpaceSymbol, 1); k != std::string::npos;
+           k = t.find(detail::kSpaceSymbol, k + 1))
+        if (!(k >= 3 && t.compare(k - 3, 3, detail::kSpaceSymbol) == 0))
+          bridges_.emplace_back(static_cast<int>(i), k);
     }
     space_cuts_ = bridges_.size() <= 64;  // else only frozen symbols cut (still exact)
     if (opt_.byte_fallback) {
@@ -235,7 +247,8 @@ class Tokenizer {
       prev_space = false;
     }
     if (squeeze) {
-      const std::string_view sp = opt_.escape_whitespaces ? detail::kSpaceSymbol : std::string_view(" ");
+      const std::string_view sp =
+          opt_.escape_whitespaces ? detail::kSpaceSymbol : std::string_view(" ");
       while (out.size() >= sp.size() && std::string_view(out).substr(out.size() - sp.size()) == sp)
         out.resize(out.size() - sp.size());
     }
@@ -292,7 +305,9 @@ class Tokenizer {
     std::unordered_map<std::string_view, std::pair<std::string_view, std::string_view>> rev_merge;
     bool heaped = false;  // the first pairs are collected, then heapified in O(n)
     auto maybe_add = [&](int32_t l, int32_t r) {
-      if (l < 0 || r < 0 || sym[static_cast<size_t>(l)].freeze || sym[static_cast<size_t>(r)].freeze) return;
+      if (l < 0 || r < 0 || sym[static_cast<size_t>(l)].freeze ||
+          sym[static_cast<size_t>(r)].freeze)
+        return;
       const Symbol& a = sym[static_cast<size_t>(l)];
       const Symbol& b = sym[static_cast<size_t>(r)];
       const size_t len = static_cast<size_t>(a.len) + static_cast<size_t>(b.len);
@@ -304,14 +319,16 @@ class Tokenizer {
       heap.push_back(Candidate{order_key(p.score, l), l, r, static_cast<int32_t>(len)});
       if (heaped) std::push_heap(heap.begin(), heap.end(), CandidateLess{});
       if (p.type == PieceType::Unused)
-        rev_merge[std::string_view(s + a.begin, len)] = {std::string_view(s + a.begin, static_cast<size_t>(a.len)),
-                                                          std::string_view(s + b.begin, static_cast<size_t>(b.len))};
+        rev_merge[std::string_view(s + a.begin, len)] = {
+            std::string_view(s + a.begin, static_cast<size_t>(a.len)),
+            std::string_view(s + b.begin, static_cast<size_t>(b.len))};
     };
     // Merges the symbols [first, last) among themselves.
     auto merge_range = [&](size_t first, size_t last) {
       heap.clear();
       heaped = false;
-      for (size_t i = first + 1; i < last; ++i) maybe_add(static_cast<int32_t>(i - 1), static_cast<int32_t>(i));
+      for (size_t i = first + 1; i < last; ++i)
+        maybe_add(static_cast<int32_t>(i - 1), static_cast<int32_t>(i));
       std::make_heap(heap.begin(), heap.end(), CandidateLess{});
       heaped = true;
       while (!heap.empty()) {

@@ -70,9 +70,9 @@ class VisionEncoder {
   // cfg and w as loaded (or checked by validate_weights); w must outlive it.
   VisionEncoder(const ModelConfig& cfg, const Weights& w);
 
-  size_t num_patches() const { return N_; }      // (S/p)²
-  size_t num_tokens() const { return T_; }       // mm_tokens_per_image
-  size_t output_width() const { return H_; }     // text hidden size
+  size_t num_patches() const { return N_; }   // (S/p)²
+  size_t num_tokens() const { return T_; }    // mm_tokens_per_image
+  size_t output_width() const { return H_; }  // text hidden size
   size_t pixel_count() const { return C_ * S_ * S_; }
 
   // pixel_values: [C, S, S] (gemma3/image.hpp's output for one image).
@@ -93,9 +93,9 @@ class VisionEncoder {
   size_t C_, S_, patch_, grid_, N_, Hv_, heads_, dh_, I_, pool_, T_, H_;
   float ln_eps_, mm_eps_, attn_scale_;
 
-  std::vector<float> x_;           // [N, Hv] the residual stream
-  std::vector<float> a_;           // [N, Hv] LayerNorm output, then attention context
-  std::vector<float> proj_;        // [N, Hv] q, k, v (heads side by side), then out_proj
+  std::vector<float> x_;     // [N, Hv] the residual stream
+  std::vector<float> a_;     // [N, Hv] LayerNorm output, then attention context
+  std::vector<float> proj_;  // [N, Hv] q, k, v (heads side by side), then out_proj
   // The patch embedding, attention and the MLP never run at once, so they
   // share one work array of 3·N·Hv floats (with x_, a_, proj_: 0.11 GB for
   // the 4B shapes; it was 0.18 GB with separate q, k, v and patch arrays):
@@ -110,7 +110,7 @@ class VisionEncoder {
   float* kh() { return work_.data() + N_ * Hv_; }
   float* vt() { return work_.data() + 2 * N_ * Hv_; }
   float* mlp() { return work_.data(); }
-  std::vector<float> attn_tmp_;    // per thread: scores [tq, N] + context [tq, dh]
+  std::vector<float> attn_tmp_;         // per thread: scores [tq, N] + context [tq, dh]
   std::vector<float> pooled_, normed_;  // [T, Hv]
 };
 
@@ -145,9 +145,8 @@ constexpr size_t kVisionRowBlock = 64;
 template <class F>
 inline void for_row_blocks(size_t n, const ops::ThreadContext& tc, const F& f) {
   const size_t rb = kVisionRowBlock;
-  ops::parallel_for((n + rb - 1) / rb, tc, [&](size_t blk, int) {
-    f(blk * rb, std::min(n, blk * rb + rb));
-  });
+  ops::parallel_for((n + rb - 1) / rb, tc,
+                    [&](size_t blk, int) { f(blk * rb, std::min(n, blk * rb + rb)); });
 }
 
 // An f32 activation array viewed as a weight matrix [rows, cols], so the
@@ -266,7 +265,8 @@ inline void VisionEncoder::encoder_layer(const VisionLayerWeights& L,
   for (size_t p0 = 0; p0 < N_; p0 += mlp_rows_) {
     const size_t n = std::min(mlp_rows_, N_ - p0);
     ops::matmul(L.fc1, a + p0 * Hv_, n, mlp(), tc, L.fc1_bias);
-    for_row_blocks(n, tc, [&](size_t r0, size_t r1) { ops::gelu(mlp() + r0 * I_, (r1 - r0) * I_); });
+    for_row_blocks(n, tc,
+                   [&](size_t r0, size_t r1) { ops::gelu(mlp() + r0 * I_, (r1 - r0) * I_); });
     ops::matmul(L.fc2, mlp(), n, a + p0 * Hv_, tc, L.fc2_bias);  // a's rows p0… are done with
   }
   for_row_blocks(N_, tc, [&](size_t r0, size_t r1) {
@@ -285,8 +285,7 @@ inline void VisionEncoder::split_heads(const float* src, float* dst, bool transp
       const float* row = src + i * Hv + h * dh;
       if (transposed)
         for (size_t d = 0; d < dh; ++d) out[d * N + i] = row[d];
-      else
-        std::copy(row, row + dh, out + i * dh);
+      else std::copy(row, row + dh, out + i * dh);
     }
   });
 }

@@ -37,10 +37,10 @@ enum class SourceLayout : uint8_t {
 };
 
 struct TensorSpec {
-  std::string name;                   // canonical name in our file
+  std::string name;  // canonical name in our file
   StorageClass storage = StorageClass::Small;
-  std::vector<uint64_t> shape;        // in our file; [rows, cols] for Matrix
-  std::vector<uint64_t> hf_shape;     // in the HF checkpoint
+  std::vector<uint64_t> shape;     // in our file; [rows, cols] for Matrix
+  std::vector<uint64_t> hf_shape;  // in the HF checkpoint
   SourceLayout layout = SourceLayout::AsIs;
   std::vector<std::string> hf_names;  // accepted HF names (spec §2.3)
 };
@@ -127,8 +127,8 @@ struct VisionLayerWeights {
 };
 
 struct VisionWeights {
-  MatView patch_embedding;            // [Hv, C*p*p] (Conv2d weight flattened)
-  const float* patch_bias = nullptr;  // [Hv]
+  MatView patch_embedding;                    // [Hv, C*p*p] (Conv2d weight flattened)
+  const float* patch_bias = nullptr;          // [Hv]
   const float* position_embedding = nullptr;  // [num_patches, Hv]
   std::vector<VisionLayerWeights> layers;
   const float* post_layernorm_weight = nullptr;

@@ -17,6 +17,7 @@ int main(int argc, char** argv) {
     return 2;
   }
   if (const char* cap = std::getenv("GEMMA3_MAX_TARGET"); cap && *cap)
-    std::printf("GEMMA3_MAX_TARGET=%s: kernels dispatch to %s\n", cap, gemma3::ops::best_supported_target_name());
+    std::printf("GEMMA3_MAX_TARGET=%s: kernels dispatch to %s\n", cap,
+                gemma3::ops::best_supported_target_name());
   return doctest::Context(argc, argv).run();
 }

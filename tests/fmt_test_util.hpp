@@ -24,7 +24,8 @@ inline const std::string kTinySharded = std::string(GEMMA3_TEST_DATA_DIR) + "/ti
 
 inline std::vector<uint8_t> read_bytes(const std::string& p) {
   std::ifstream f(p, std::ios::binary);
-  return std::vector<uint8_t>((std::istreambuf_iterator<char>(f)), std::istreambuf_iterator<char>());
+  return std::vector<uint8_t>((std::istreambuf_iterator<char>(f)),
+                              std::istreambuf_iterator<char>());
 }
 inline void write_bytes(const std::string& p, const std::vector<uint8_t>& b) {
   std::ofstream f(p, std::ios::binary | std::ios::trunc);
@@ -45,7 +46,8 @@ inline std::vector<std::string> list_dir(const std::string& d) {
   std::vector<std::string> out;
   if (DIR* dir = opendir(d.c_str())) {
     while (dirent* e = readdir(dir))
-      if (std::strcmp(e->d_name, ".") != 0 && std::strcmp(e->d_name, "..") != 0) out.push_back(e->d_name);
+      if (std::strcmp(e->d_name, ".") != 0 && std::strcmp(e->d_name, "..") != 0)
+        out.push_back(e->d_name);
     closedir(dir);
   }
   return out;
@@ -94,7 +96,8 @@ inline void write_safetensors(const std::string& path, const std::vector<StEntry
   h << "{";
   uint64_t off = 0;
   for (size_t i = 0; i < ts.size(); ++i) {
-    h << (i ? "," : "") << "\"" << ts[i].name << "\":{\"dtype\":\"" << ts[i].dtype << "\",\"shape\":[";
+    h << (i ? "," : "") << "\"" << ts[i].name << "\":{\"dtype\":\"" << ts[i].dtype
+      << "\",\"shape\":[";
     for (size_t k = 0; k < ts[i].shape.size(); ++k) h << (k ? "," : "") << ts[i].shape[k];
     h << "],\"data_offsets\":[" << off << "," << off + ts[i].bytes.size() << "]}";
     off += ts[i].bytes.size();

@@ -40,4 +40,3 @@ inline std::vector<std::uint8_t> encode_libjpeg(int w, int h, J_COLOR_SPACE spac
   std::free(buf);
   return out;
 }
-

@@ -23,9 +23,9 @@
 namespace npy {
 
 struct Header {
-  std::string descr;                // e.g. "<f4"
-  std::vector<std::size_t> shape;   // empty for a scalar
-  std::size_t data_offset = 0;      // bytes from the start of the file
+  std::string descr;               // e.g. "<f4"
+  std::vector<std::size_t> shape;  // empty for a scalar
+  std::size_t data_offset = 0;     // bytes from the start of the file
   std::size_t count() const {
     std::size_t n = 1;
     for (std::size_t d : shape) n *= d;
@@ -153,15 +153,13 @@ inline Header read_header(const std::string& path) {
 template <typename T>
 Array<T> load(const std::string& path) {
   static_assert(std::is_same<T, float>::value || std::is_same<T, std::uint8_t>::value ||
-                    std::is_same<T, std::int64_t>::value ||
-                    std::is_same<T, std::int32_t>::value,
+                    std::is_same<T, std::int64_t>::value || std::is_same<T, std::int32_t>::value,
                 "npy::load supports float, uint8_t, int32_t and int64_t");
   const std::vector<char> buf = detail::read_all(path);
   const Header h = detail::parse_header(path, buf);
   const std::string want = detail::descr_for<T>();
   const bool ok = h.descr == want || (want == "|u1" && h.descr == "<u1");
-  if (!ok)
-    detail::fail(path, "dtype is '" + h.descr + "', expected '" + want + "'");
+  if (!ok) detail::fail(path, "dtype is '" + h.descr + "', expected '" + want + "'");
   const std::size_t n = h.count();
   if (n != 0 && sizeof(T) > SIZE_MAX / n) detail::fail(path, "array too large");
   if (buf.size() - h.data_offset != n * sizeof(T))

@@ -95,7 +95,7 @@ TEST_CASE("mask: spec §8.4 mini block [bos, a, boi, s×4, eoi, b]") {
     for (size_t j = 0; j < 7; ++j) CHECK(m[i * 9 + j] == 1);  // every s sees bos, a, boi, all s
   for (size_t i = 3; i < 7; ++i) CHECK(m[i * 9 + 7] == 0);    // not eoi
   for (size_t j = 0; j < 9; ++j) CHECK(m[7 * 9 + j] == (j <= 7));  // eoi: causal
-  CHECK(m[2 * 9 + 3] == 0);  // boi does not see the image
+  CHECK(m[2 * 9 + 3] == 0);                                        // boi does not see the image
   // Sliding window: i − j < window exactly.
   const auto w = build_attention_mask(9, {}, false, 3);
   CHECK(w[5 * 9 + 3] == 1);
@@ -184,7 +184,8 @@ TEST_CASE("attention: probabilities follow the mask and sum to 1; heads share kv
         const float pr = probs[(h * n + i) * n + j];
         const bool allowed = (j <= i || (i == 2 && j == 3)) && i < j + 3;
         if (!allowed) CHECK(pr == 0.0f);
-        if (allowed) CHECK(pr == doctest::Approx(1.0 / double(std::min<size_t>(i + 1, 3) + (i == 2))));
+        if (allowed)
+          CHECK(pr == doctest::Approx(1.0 / double(std::min<size_t>(i + 1, 3) + (i == 2))));
         sum += pr;
       }
       CHECK(sum == doctest::Approx(1.0));

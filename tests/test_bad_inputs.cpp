@@ -80,11 +80,11 @@ std::string error_of(const std::function<void()>& f) {
   }
   return "";
 }
-#define CHECK_ERROR_CONTAINS(msg, needle)                                           \
-  do {                                                                              \
-    const std::string m_ = (msg);                                                   \
+#define CHECK_ERROR_CONTAINS(msg, needle)                                               \
+  do {                                                                                  \
+    const std::string m_ = (msg);                                                       \
     CHECK_MESSAGE(!m_.empty(), "accepted, expected an error containing: " << (needle)); \
-    CHECK_MESSAGE(m_.find(needle) != std::string::npos, m_);                        \
+    CHECK_MESSAGE(m_.find(needle) != std::string::npos, m_);                            \
   } while (0)
 
 const std::string kRegressions = std::string(GEMMA3_TEST_DATA_DIR) + "/regressions/";
@@ -93,7 +93,8 @@ const std::string kRegressions = std::string(GEMMA3_TEST_DATA_DIR) + "/regressio
 size_t cfg_value(const std::vector<uint8_t>& b, const std::string& key) {
   const uint64_t meta = get_le<uint64_t>(b, 24);
   const std::string hay(b.begin() + 64, b.begin() + 64 + long(meta));
-  const std::string k = std::string(1, char(key.size())) + std::string(1, '\0') + key;  // u16 length + key
+  const std::string k =
+      std::string(1, char(key.size())) + std::string(1, '\0') + key;  // u16 length + key
   const size_t p = hay.find(k);
   REQUIRE_MESSAGE(p != std::string::npos, key);
   return 64 + p + k.size() + 1;
@@ -123,7 +124,9 @@ std::string varint(uint64_t v) {
   for (; v >= 0x80; v >>= 7) s += char(0x80 | (v & 0x7F));
   return s + char(v);
 }
-std::string field_bytes(int f, const std::string& b) { return varint(uint64_t(f) << 3 | 2) + varint(b.size()) + b; }
+std::string field_bytes(int f, const std::string& b) {
+  return varint(uint64_t(f) << 3 | 2) + varint(b.size()) + b;
+}
 std::string field_varint(int f, uint64_t v) { return varint(uint64_t(f) << 3) + varint(v); }
 std::string sentencepiece_proto(const gemma3::TokenizerData& t) {
   std::string out;
@@ -144,7 +147,8 @@ gemma3::TokenizerData tiny_tokenizer_data() {
 }
 
 // A copy of the tiny model file with another tokenizer (same tensors).
-void rewrite_with_tokenizer(const std::string& from, const std::string& to, const gemma3::TokenizerData& tok) {
+void rewrite_with_tokenizer(const std::string& from, const std::string& to,
+                            const gemma3::TokenizerData& tok) {
   const gemma3::ModelFile mf = gemma3::ModelFile::open(from);
   gemma3::ModelWriter w(to, mf.config(), mf.weight_type(), tok, mf.chat_template());
   for (const auto& s : w.specs()) {
@@ -170,15 +174,21 @@ TEST_CASE("bad model file: zero, negative, absurd and inconsistent config values
     const char* needle;
   };
   const Case cases[] = {
-      {"text.num_key_value_heads", 3, "text.num_key_value_heads = 3 does not divide num_attention_heads = 4"},
-      {"vision.num_attention_heads", 5, "vision.num_attention_heads = 5 does not divide vision.hidden_size = 48"},
-      {"text.sliding_window", 2048, "text.sliding_window = 2048 is larger than the context, max_position_embeddings = 1024"},
+      {"text.num_key_value_heads", 3,
+       "text.num_key_value_heads = 3 does not divide num_attention_heads = 4"},
+      {"vision.num_attention_heads", 5,
+       "vision.num_attention_heads = 5 does not divide vision.hidden_size = 48"},
+      {"text.sliding_window", 2048,
+       "text.sliding_window = 2048 is larger than the context, max_position_embeddings = 1024"},
       {"text.max_position_embeddings", 8, "text.sliding_window = 16 is larger than the context"},
       {"text.vocab_size", 0, "config text.vocab_size = 0 is out of range"},
-      {"text.num_hidden_layers", int64_t(1) << 30, "config text.num_hidden_layers = 1073741824 is out of range"},
-      {"text.intermediate_size", int64_t(1) << 40, "config text.intermediate_size: value out of int range"},
+      {"text.num_hidden_layers", int64_t(1) << 30,
+       "config text.num_hidden_layers = 1073741824 is out of range"},
+      {"text.intermediate_size", int64_t(1) << 40,
+       "config text.intermediate_size: value out of int range"},
       {"vision.patch_size", -14, "config vision.patch_size = -14 is out of range"},
-      {"vision.image_size", 113, "vision.image_size = 113 is not a multiple of vision.patch_size = 14"},
+      {"vision.image_size", 113,
+       "vision.image_size = 113 is not a multiple of vision.patch_size = 14"},
       {"text.head_dim", 33, "text.head_dim must be even"},
       {"mm_tokens_per_image", 15, "mm_tokens_per_image"},
       {"tokens.bos", -1, "config tokens.bos = -1 is out of range"},
@@ -194,7 +204,8 @@ TEST_CASE("bad model file: zero, negative, absurd and inconsistent config values
     CHECK_ERROR_CONTAINS(msg, tmp / "bad.g3");
   }
   // Non-finite and negative floats.
-  for (const char* key : {"text.rope_theta", "vision.layer_norm_eps", "preprocess.rescale_factor"}) {
+  for (const char* key :
+       {"text.rope_theta", "vision.layer_norm_eps", "preprocess.rescale_factor"}) {
     for (double v : {0.0, -1.0, std::nan(""), 1e300 * 1e10}) {
       CAPTURE(key);
       CAPTURE(v);
@@ -206,14 +217,17 @@ TEST_CASE("bad model file: zero, negative, absurd and inconsistent config values
   }
 }
 
-TEST_CASE("bad model file: header counts and lengths cannot make the loader allocate more than the file") {
+TEST_CASE(
+    "bad model file: header counts and lengths cannot make the loader allocate more than the "
+    "file") {
   TempDir tmp;
   const auto& good = tiny_file_bytes();
   const size_t fsize = good.size();
   auto edited = [&](const std::function<void(std::vector<uint8_t>&)>& f) {
     std::vector<uint8_t> b = good;
     f(b);
-    if (get_le<uint64_t>(b, 24) <= b.size() - 64) fix_crc(b);  // (meta_size is checked before the CRC)
+    if (get_le<uint64_t>(b, 24) <= b.size() - 64)
+      fix_crc(b);  // (meta_size is checked before the CRC)
     return b;
   };
   struct Case {
@@ -223,16 +237,25 @@ TEST_CASE("bad model file: header counts and lengths cannot make the loader allo
   };
   // Header: config_count @40, piece_count @44, tensor_count @48 (docs/format.md).
   const std::vector<Case> cases = {
-      {"piece_count 2^24 (the limit)", edited([](auto& b) { set_le<uint32_t>(b, 44, 1u << 24); }), "truncated tokenizer pieces"},
-      {"piece_count 2^32-1", edited([](auto& b) { set_le<uint32_t>(b, 44, 0xFFFFFFFFu); }), "header field piece_count 4294967295 is too large"},
-      {"tensor_count 2^20 (the limit)", edited([](auto& b) { set_le<uint32_t>(b, 48, 1u << 20); }), "truncated tensor table"},
-      {"tensor_count 2^32-1", edited([](auto& b) { set_le<uint32_t>(b, 48, 0xFFFFFFFFu); }), "header field tensor_count 4294967295 is too large"},
-      {"config_count 2^32-1", edited([](auto& b) { set_le<uint32_t>(b, 40, 0xFFFFFFFFu); }), "header field config_count 4294967295 is too large"},
-      {"meta_size 2^62", edited([](auto& b) { set_le<uint64_t>(b, 24, uint64_t(1) << 62); }), "header field meta_size 4611686018427387904 exceeds the file"},
+      {"piece_count 2^24 (the limit)", edited([](auto& b) { set_le<uint32_t>(b, 44, 1u << 24); }),
+       "truncated tokenizer pieces"},
+      {"piece_count 2^32-1", edited([](auto& b) { set_le<uint32_t>(b, 44, 0xFFFFFFFFu); }),
+       "header field piece_count 4294967295 is too large"},
+      {"tensor_count 2^20 (the limit)", edited([](auto& b) { set_le<uint32_t>(b, 48, 1u << 20); }),
+       "truncated tensor table"},
+      {"tensor_count 2^32-1", edited([](auto& b) { set_le<uint32_t>(b, 48, 0xFFFFFFFFu); }),
+       "header field tensor_count 4294967295 is too large"},
+      {"config_count 2^32-1", edited([](auto& b) { set_le<uint32_t>(b, 40, 0xFFFFFFFFu); }),
+       "header field config_count 4294967295 is too large"},
+      {"meta_size 2^62", edited([](auto& b) { set_le<uint64_t>(b, 24, uint64_t(1) << 62); }),
+       "header field meta_size 4611686018427387904 exceeds the file"},
       // The list length of text.layer_is_global (a bool list: u32 count after the kind byte).
-      {"bool list of 2^32-1 entries", edited([](auto& b) { set_le<uint32_t>(b, cfg_value(b, "text.layer_is_global"), 0xFFFFFFFFu); }),
+      {"bool list of 2^32-1 entries", edited([](auto& b) {
+         set_le<uint32_t>(b, cfg_value(b, "text.layer_is_global"), 0xFFFFFFFFu);
+       }),
        "truncated config text.layer_is_global"},
-      {"int list of 2^32-1 entries", edited([](auto& b) { set_le<uint32_t>(b, cfg_value(b, "tokens.stop"), 0xFFFFFFFFu); }),
+      {"int list of 2^32-1 entries",
+       edited([](auto& b) { set_le<uint32_t>(b, cfg_value(b, "tokens.stop"), 0xFFFFFFFFu); }),
        "truncated config tokens.stop"},
   };
   for (const Case& c : cases) {
@@ -249,7 +272,8 @@ TEST_CASE("bad model file: header counts and lengths cannot make the loader allo
     }
     CHECK_ERROR_CONTAINS(msg, c.needle);
     // The claims above would need gigabytes; the loader stays far below the file size.
-    CHECK_MESSAGE(max_single < fsize / 4, "largest allocation " << max_single << " bytes, file " << fsize);
+    CHECK_MESSAGE(max_single < fsize / 4,
+                  "largest allocation " << max_single << " bytes, file " << fsize);
     CHECK_MESSAGE(total < 2 * fsize, "allocated " << total << " bytes in all, file " << fsize);
   }
   // A good file: allocations are bounded by the file too (pieces, names, table).
@@ -270,7 +294,8 @@ TEST_CASE("bad model file: a stored tokenizer with duplicate or empty pieces is 
   rewrite_with_tokenizer(tmp / "m.g3", tmp / "dup.g3", dup);
   CHECK_ERROR_CONTAINS(error_of([&] { gemma3::Model m(tmp / "dup.g3"); }),
                        "\" appears twice (ids 600 and 700)");
-  CHECK_ERROR_CONTAINS(error_of([&] { gemma3::load_tokenizer_from_model_file(tmp / "dup.g3"); }), tmp / "dup.g3");
+  CHECK_ERROR_CONTAINS(error_of([&] { gemma3::load_tokenizer_from_model_file(tmp / "dup.g3"); }),
+                       tmp / "dup.g3");
   gemma3::TokenizerData empty = tiny_tokenizer_data();
   empty.pieces[500].text.clear();
   rewrite_with_tokenizer(tmp / "m.g3", tmp / "empty.g3", empty);
@@ -281,7 +306,8 @@ TEST_CASE("bad model file: a stored tokenizer with duplicate or empty pieces is 
 // (heads, zero, strings, unsupported keys, bad tensors and safetensors files:
 // tests/test_convert.cpp, tests/test_hf_config.cpp)
 
-TEST_CASE("bad config.json for the converter: inconsistent and absurd values, no output file left") {
+TEST_CASE(
+    "bad config.json for the converter: inconsistent and absurd values, no output file left") {
   TempDir tmp;
   const std::string cfg = read_text(kTiny + "/config.json");
   auto edited = [&](const std::string& from, const std::string& to) {
@@ -295,13 +321,18 @@ TEST_CASE("bad config.json for the converter: inconsistent and absurd values, no
   };
   const std::vector<Case> cases = {
       {edited("\"sliding_window\": 16", "\"sliding_window\": 4096"),
-       "config.json: config text.sliding_window = 4096 is larger than the context, max_position_embeddings = 1024"},
-      {edited("\"num_attention_heads\": 4", "\"num_attention_heads\": 3"), "does not divide num_attention_heads = 3"},
-      {edited("\"num_hidden_layers\": 8", "\"num_hidden_layers\": 100000"), "text.num_hidden_layers = 100000 is out of range"},
+       "config.json: config text.sliding_window = 4096 is larger than the context, "
+       "max_position_embeddings = 1024"},
+      {edited("\"num_attention_heads\": 4", "\"num_attention_heads\": 3"),
+       "does not divide num_attention_heads = 3"},
+      {edited("\"num_hidden_layers\": 8", "\"num_hidden_layers\": 100000"),
+       "text.num_hidden_layers = 100000 is out of range"},
       {edited("\"num_hidden_layers\": 8", "\"num_hidden_layers\": -8"), "text.num_hidden_layers"},
       {edited("\"vocab_size\": 1024", "\"vocab_size\": 1e300"), "vocab_size: expected an integer"},
-      {edited("\"max_position_embeddings\": 1024", "\"max_position_embeddings\": 0"), "text.max_position_embeddings = 0 is out of range"},
-      {edited("\"head_dim\": 32", "\"head_dim\": 99999999999"), "head_dim: value 99999999999 is out of range"},
+      {edited("\"max_position_embeddings\": 1024", "\"max_position_embeddings\": 0"),
+       "text.max_position_embeddings = 0 is out of range"},
+      {edited("\"head_dim\": 32", "\"head_dim\": 99999999999"),
+       "head_dim: value 99999999999 is out of range"},
   };
   for (size_t i = 0; i < cases.size(); ++i) {
     CAPTURE(cases[i].needle);
@@ -312,7 +343,8 @@ TEST_CASE("bad config.json for the converter: inconsistent and absurd values, no
     ::mkdir(out_dir.c_str(), 0755);
     cv::ConvertOptions o;
     o.type = WeightType::Q4;
-    CHECK_ERROR_CONTAINS(error_of([&] { cv::convert_hf_checkpoint(dir, out_dir + "/m.g3", o); }), cases[i].needle);
+    CHECK_ERROR_CONTAINS(error_of([&] { cv::convert_hf_checkpoint(dir, out_dir + "/m.g3", o); }),
+                         cases[i].needle);
     CHECK(list_dir(out_dir).empty());  // neither the output nor a temp file
   }
 }
@@ -349,14 +381,16 @@ TEST_CASE("bad safetensors: lying header lengths fail before allocating") {
     CAPTURE(lie);
     set_le<uint64_t>(b, 0, lie);
     AllocProbe probe;
-    const std::string msg = error_of([&] { cv::parse_safetensors(b.data(), b.size(), "x.safetensors"); });
+    const std::string msg =
+        error_of([&] { cv::parse_safetensors(b.data(), b.size(), "x.safetensors"); });
     CHECK_ERROR_CONTAINS(msg, "x.safetensors: safetensors header length " + std::to_string(lie));
     CHECK(probe.max_single() < 4096);
   }
   // A header length shorter than the JSON: the JSON is cut and rejected.
   set_le<uint64_t>(b, 0, 1);
-  CHECK_ERROR_CONTAINS(error_of([&] { cv::parse_safetensors(b.data(), b.size(), "x.safetensors"); }),
-                       "x.safetensors: safetensors header: invalid JSON");
+  CHECK_ERROR_CONTAINS(
+      error_of([&] { cv::parse_safetensors(b.data(), b.size(), "x.safetensors"); }),
+      "x.safetensors: safetensors header: invalid JSON");
 }
 
 TEST_CASE("bad tokenizer.model: duplicate or empty pieces, absurd lengths") {
@@ -385,14 +419,18 @@ TEST_CASE("bad tokenizer.model: duplicate or empty pieces, absurd lengths") {
 
 TEST_CASE("bad tokenizer.json: duplicate, empty and reused vocabulary entries") {
   auto err = [](const std::string& vocab) {
-    const std::string j = R"({"model":{"type":"BPE","unk_token":"<unk>","byte_fallback":false,"vocab":{)" + vocab + "}}}";
+    const std::string j =
+        R"({"model":{"type":"BPE","unk_token":"<unk>","byte_fallback":false,"vocab":{)" + vocab +
+        "}}}";
     return error_of([&] { gemma3::Tokenizer::from_json(j, "t.json"); });
   };
   REQUIRE(err(R"("<unk>":0,"a":1,"b":2)").empty());
-  CHECK_ERROR_CONTAINS(err(R"("<unk>":0,"a":1,"a":2)"), "t.json: piece \"a\" appears twice (ids 1 and 2)");
+  CHECK_ERROR_CONTAINS(err(R"("<unk>":0,"a":1,"a":2)"),
+                       "t.json: piece \"a\" appears twice (ids 1 and 2)");
   CHECK_ERROR_CONTAINS(err(R"("<unk>":0,"":1,"b":2)"), "t.json: piece 1 is empty");
   CHECK_ERROR_CONTAINS(err(R"("<unk>":0,"a":1,"b":1)"), "t.json: model.vocab uses id 1 twice");
-  CHECK_ERROR_CONTAINS(err(R"("<unk>":0,"a":1,"b":3)"), "model.vocab id 3 of \"b\" is outside 0..2");
+  CHECK_ERROR_CONTAINS(err(R"("<unk>":0,"a":1,"b":3)"),
+                       "model.vocab id 3 of \"b\" is outside 0..2");
   CHECK_ERROR_CONTAINS(err(R"("<unk>":0,"a":-1)"), "model.vocab id -1 of \"a\" is outside 0..1");
   CHECK_ERROR_CONTAINS(err(""), "t.json: model.vocab is empty");
 }
@@ -414,7 +452,9 @@ TEST_CASE("session API: ids outside the vocabulary are refused and leave the ses
   const int V = int(model.config().text.vocab_size);
   for (int bad : {-1, V, 1 << 30}) {
     CAPTURE(bad);
-    CHECK_ERROR_CONTAINS(error_of([&] { s.generate({2, 30, 31, bad, 32}, {}, 1); }),
+    CHECK_ERROR_CONTAINS(error_of([&] {
+                           s.generate({2, 30, 31, bad, 32}, {}, 1);
+                         }),
                          "token id " + std::to_string(bad));
     CHECK(s.position() == 0);  // nothing of the refused prompt entered the cache
     CHECK_ERROR_CONTAINS(error_of([&] { s.prefill({bad}); }), "token id " + std::to_string(bad));
@@ -429,7 +469,11 @@ TEST_CASE("session API: ids outside the vocabulary are refused and leave the ses
   gemma3::StreamDecoder sd(tok);
   CHECK_ERROR_CONTAINS(error_of([&] { (void)sd.push(1 << 30); }), "is out of range");
   // A chat turn longer than the context.
-  CHECK_ERROR_CONTAINS(error_of([&] { s.reset(); s.chat(std::string(2000, 'a'), {}, 1); }), "context overflow");
+  CHECK_ERROR_CONTAINS(error_of([&] {
+                         s.reset();
+                         s.chat(std::string(2000, 'a'), {}, 1);
+                       }),
+                       "context overflow");
   CHECK(s.position() == 0);
 }
 
@@ -439,17 +483,23 @@ TEST_CASE("regression fuzz_sentencepiece: a piece whose text is not valid UTF-8"
   // After 6.7 M executions the fuzzer made a tokenizer.model holding a normal
   // piece with invalid UTF-8 text; StreamDecoder passed its bytes through, breaking
   // the promise that decoded text is UTF-8. Such a vocabulary is refused at load.
-  CHECK_ERROR_CONTAINS(error_of([&] { gemma3::Tokenizer::load(kRegressions + "sentencepiece_piece_invalid_utf8.model"); }),
-                       "is not valid UTF-8");
+  CHECK_ERROR_CONTAINS(
+      error_of([&] {
+        gemma3::Tokenizer::load(kRegressions + "sentencepiece_piece_invalid_utf8.model");
+      }),
+      "is not valid UTF-8");
   // The same through every route: protobuf, from_pieces, and JSON (its reader refuses it first).
   gemma3::TokenizerData t = tiny_tokenizer_data();
   t.pieces[700].text = "ab\xC3";  // a truncated 2-byte character
-  CHECK_ERROR_CONTAINS(error_of([&] { gemma3::Tokenizer::from_sentencepiece(sentencepiece_proto(t), "t.model"); }),
-                       "t.model: piece 700 is not valid UTF-8");
+  CHECK_ERROR_CONTAINS(
+      error_of([&] { gemma3::Tokenizer::from_sentencepiece(sentencepiece_proto(t), "t.model"); }),
+      "t.model: piece 700 is not valid UTF-8");
   CHECK_ERROR_CONTAINS(error_of([&] { gemma3::Tokenizer::from_pieces(t.pieces, t.options); }),
                        "piece 700 is not valid UTF-8");
-  const std::string j = R"({"model":{"type":"BPE","unk_token":"<unk>","byte_fallback":false,"vocab":{"<unk>":0,"a\ud800":1}}})";
-  CHECK_ERROR_CONTAINS(error_of([&] { gemma3::Tokenizer::from_json(j, "t.json"); }), "lone high surrogate");  // JSON reader
+  const std::string j =
+      R"({"model":{"type":"BPE","unk_token":"<unk>","byte_fallback":false,"vocab":{"<unk>":0,"a\ud800":1}}})";
+  CHECK_ERROR_CONTAINS(error_of([&] { gemma3::Tokenizer::from_json(j, "t.json"); }),
+                       "lone high surrogate");  // JSON reader
 }
 
 // The three JPEG findings below were stb_image 2.27 defects; JPEG is now
@@ -497,17 +547,20 @@ TEST_CASE("regression fuzz_image: PNG with an empty IDAT before the image data")
   CHECK_ERROR_CONTAINS(error_of([&] { gemma3::load_image(p); }), "cannot decode PNG");
   // Empty IDAT chunks are legal: a valid PNG with two of them (CRC = crc32("IDAT"))
   // before its data decodes to the same pixels as without.
-  const std::vector<uint8_t> png = read_bytes(std::string(GEMMA3_TEST_DATA_DIR) + "/image/palette_3x2.png");
+  const std::vector<uint8_t> png =
+      read_bytes(std::string(GEMMA3_TEST_DATA_DIR) + "/image/palette_3x2.png");
   std::size_t idat = 8;
   while (idat + 8 <= png.size() && std::memcmp(png.data() + idat + 4, "IDAT", 4) != 0)
-    idat += 12 + ((std::size_t{png[idat]} << 24) | (png[idat + 1] << 16) | (png[idat + 2] << 8) | png[idat + 3]);
+    idat += 12 + ((std::size_t{png[idat]} << 24) | (png[idat + 1] << 16) | (png[idat + 2] << 8) |
+                  png[idat + 3]);
   REQUIRE(idat + 8 <= png.size());
   const uint8_t empty[12] = {0, 0, 0, 0, 'I', 'D', 'A', 'T', 0x35, 0xAF, 0x06, 0x1E};
   std::vector<uint8_t> with_empty(png.begin(), png.begin() + std::ptrdiff_t(idat));
   for (int k = 0; k < 2; ++k) with_empty.insert(with_empty.end(), empty, empty + 12);
   with_empty.insert(with_empty.end(), png.begin() + std::ptrdiff_t(idat), png.end());
   const gemma3::Image a = gemma3::load_image_from_memory(png.data(), png.size(), "a.png");
-  const gemma3::Image b = gemma3::load_image_from_memory(with_empty.data(), with_empty.size(), "b.png");
+  const gemma3::Image b =
+      gemma3::load_image_from_memory(with_empty.data(), with_empty.size(), "b.png");
   CHECK(b.width == a.width);
   CHECK(b.height == a.height);
   CHECK(b.rgb == a.rgb);
@@ -518,8 +571,10 @@ TEST_CASE("regression fuzz_image: PNG chunk claiming more bytes than the file ha
   // its IDAT buffer to that size before reading (libFuzzer: malloc(2147483648),
   // out of memory). Refused from the chunk walk, before stb allocates anything.
   const std::string p = kRegressions + "png_idat_length_past_end.png";
-  CHECK_ERROR_CONTAINS(error_of([&] { gemma3::load_image(p); }), "cannot decode PNG: chunk IDAT of ");
-  CHECK_ERROR_CONTAINS(error_of([&] { gemma3::load_image(p); }), "bytes runs past the end of the file");
+  CHECK_ERROR_CONTAINS(error_of([&] { gemma3::load_image(p); }),
+                       "cannot decode PNG: chunk IDAT of ");
+  CHECK_ERROR_CONTAINS(error_of([&] { gemma3::load_image(p); }),
+                       "bytes runs past the end of the file");
 }
 
 TEST_CASE("regression fuzz_image: PNG ending in an empty IDAT without its CRC") {
@@ -538,7 +593,8 @@ TEST_CASE("regression fuzz_image: 16-bit PNM hidden behind a comment ending in C
   // past its 54-byte buffer (ASan: heap-buffer-overflow in
   // stbi__convert_16_to_8). The header is now read once, with stb's rules.
   const std::string p = kRegressions + "pnm_16bit_comment_cr.pgm";
-  CHECK_ERROR_CONTAINS(error_of([&] { gemma3::load_image(p); }), "16-bit PNM samples are not supported");
+  CHECK_ERROR_CONTAINS(error_of([&] { gemma3::load_image(p); }),
+                       "16-bit PNM samples are not supported");
   // An 8-bit PGM whose comment ends in '\r' still loads.
   const std::string ok = "P5\n# made by hand\r3 1\n255\n\x01\x02\x03";
   const gemma3::Image img = gemma3::load_image_from_memory(ok.data(), ok.size(), "ok.pgm");

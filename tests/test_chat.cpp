@@ -115,11 +115,12 @@ TEST_CASE("chat: several images, image in a model turn, ids from the config") {
   const Tokenizer& tok = real();
   const ChatFormat fmt = real_format();
   const std::vector<ChatMessage> conv = {
-      {"user", std::vector<ChatPart>{ChatPart::make_text("Compare "), ChatPart::make_image(), ChatPart::make_text("and"),
-                                     ChatPart::make_image()}},
+      {"user", std::vector<ChatPart>{ChatPart::make_text("Compare "), ChatPart::make_image(),
+                                     ChatPart::make_text("and"), ChatPart::make_image()}},
   };
   CHECK(gemma3::render_chat(conv, true) ==
-        "<bos><start_of_turn>user\nCompare<start_of_image>and<start_of_image><end_of_turn>\n<start_of_turn>model\n");
+        "<bos><start_of_turn>user\nCompare<start_of_image>and<start_of_image><end_of_turn>\n<start_"
+        "of_turn>model\n");
   const auto ids = gemma3::tokenize_chat(tok, conv, true, fmt);
   CHECK(std::count(ids.begin(), ids.end(), 262144) == 512);
   // Each image: 255999, 256 x 262144, 256000, and "\n\n" text around it.
@@ -137,7 +138,8 @@ TEST_CASE("chat: the tiny model's ids come from its config, not 4B constants") {
   CHECK(fmt.image_token_id == 960);
   CHECK(fmt.mm_tokens_per_image == 16);
   const std::vector<ChatMessage> conv = {
-      {"user", std::vector<ChatPart>{ChatPart::make_image(), ChatPart::make_text("What is this?")}}};
+      {"user",
+       std::vector<ChatPart>{ChatPart::make_image(), ChatPart::make_text("What is this?")}}};
   const auto ids = gemma3::tokenize_chat(tok, conv, true, fmt);
   CHECK(ids.front() == 2);
   CHECK(std::count(ids.begin(), ids.end(), 960) == 16);
@@ -151,11 +153,13 @@ TEST_CASE("chat: the tiny model's ids come from its config, not 4B constants") {
 TEST_CASE("chat: trimming follows Jinja's trim (Python str.strip)") {
   const std::vector<ChatMessage> conv = {
       {"system", "  Be brief.  "},  // system text is not trimmed
-      {"user", "\xE3\x80\x80\xC2\xA0 hi \t\n\x0B\x0C\r\x1C\xE2\x80\xA8"},  // U+3000, U+00A0 ... U+2028 stripped
-      {"assistant", "\xE2\x80\x8Bok\xE2\x80\x8B"},                          // U+200B is not whitespace
+      {"user", "\xE3\x80\x80\xC2\xA0 hi \t\n\x0B\x0C\r\x1C\xE2\x80\xA8"},  // U+3000, U+00A0 ...
+                                                                           // U+2028 stripped
+      {"assistant", "\xE2\x80\x8Bok\xE2\x80\x8B"},  // U+200B is not whitespace
   };
   CHECK(gemma3::render_chat(conv, false) ==
-        "<bos><start_of_turn>user\n  Be brief.  \n\nhi<end_of_turn>\n<start_of_turn>model\n\xE2\x80\x8Bok\xE2\x80\x8B"
+        "<bos><start_of_turn>user\n  Be brief.  "
+        "\n\nhi<end_of_turn>\n<start_of_turn>model\n\xE2\x80\x8Bok\xE2\x80\x8B"
         "<end_of_turn>\n");
   const std::vector<ChatMessage> spaces = {{"user", " \n "}};
   CHECK(gemma3::render_chat(spaces, false) == "<bos><start_of_turn>user\n<end_of_turn>\n");
@@ -180,13 +184,16 @@ TEST_CASE("chat: bad conversations give clear errors") {
   };
   CHECK(err({}) == "chat: the conversation has no messages");
   CHECK(err({{"user", "a"}, {"user", "b"}}) ==
-        "chat: message 1 (role \"user\"): conversation roles must alternate user/assistant/user/assistant/...");
+        "chat: message 1 (role \"user\"): conversation roles must alternate "
+        "user/assistant/user/assistant/...");
   CHECK(err({{"assistant", "a"}}) ==
-        "chat: message 0 (role \"assistant\"): conversation roles must alternate user/assistant/user/assistant/...");
+        "chat: message 0 (role \"assistant\"): conversation roles must alternate "
+        "user/assistant/user/assistant/...");
   CHECK(err({{"system", "s"}, {"assistant", "a"}}).find("must alternate") != std::string::npos);
   CHECK(err({{"user", "a"}, {"tool", "b"}}) ==
         "chat: message 1 (role \"tool\"): unknown role; use system, user, assistant or model");
-  CHECK(err({{"user", "a"}, {"system", "b"}}) == "chat: message 1 (role \"system\"): a system message may only come first");
+  CHECK(err({{"user", "a"}, {"system", "b"}}) ==
+        "chat: message 1 (role \"system\"): a system message may only come first");
   CHECK(err({{"system", std::vector<ChatPart>{ChatPart::make_image()}}, {"user", "a"}}) ==
         "chat: message 0 (system) must start with a text part");
   CHECK(err({{"user", "a"}, {"model", "b"}, {"user", "c"}}).empty());  // "model" = "assistant"

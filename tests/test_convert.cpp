@@ -28,7 +28,8 @@ cv::ConvertSummary convert(const std::string& dir, const std::string& out, Weigh
 
 // Independent decoding of one stored value (layouts of gemma3/tensor.hpp).
 float stored_value(const gemma3::TensorEntry& t, size_t r, size_t c) {
-  const size_t cols = t.shape.size() == 2 ? size_t(t.shape[1]) : size_t(gemma3::element_count(t.shape));
+  const size_t cols =
+      t.shape.size() == 2 ? size_t(t.shape[1]) : size_t(gemma3::element_count(t.shape));
   const size_t i = r * cols + c;
   switch (t.type) {
     case WeightType::F32: {
@@ -46,7 +47,8 @@ float stored_value(const gemma3::TensorEntry& t, size_t r, size_t c) {
   const size_t rows = size_t(t.shape[0]);
   const size_t groups = (cols + 31) / 32;
   uint16_t sh;
-  std::memcpy(&sh, t.data + gemma3::scales_offset(t.type, rows, cols) + 2 * (r * groups + c / 32), 2);
+  std::memcpy(&sh, t.data + gemma3::scales_offset(t.type, rows, cols) + 2 * (r * groups + c / 32),
+              2);
   const float scale = gemma3::f16_to_f32(sh);
   int q;
   if (t.type == WeightType::Q8) {
@@ -113,7 +115,8 @@ TEST_CASE("f32 and bf16 files hold exactly the checkpoint's values") {
     }
     CHECK(checked == 145);
     // The Conv2d weight [Hv, 3, 14, 14] is the matrix [Hv, 588].
-    CHECK(mf.matrix("vision_tower.vision_model.embeddings.patch_embedding.weight").cols == 3 * 14 * 14);
+    CHECK(mf.matrix("vision_tower.vision_model.embeddings.patch_embedding.weight").cols ==
+          3 * 14 * 14);
   }
 }
 
@@ -178,7 +181,8 @@ std::vector<StEntry> load_entries(const std::string& dir) {
   const cv::SafetensorsCheckpoint ck = cv::SafetensorsCheckpoint::open_dir(dir);
   std::vector<StEntry> out;
   for (const auto& t : ck.tensors())
-    out.push_back({t.name, t.dtype, t.shape, std::vector<uint8_t>(ck.bytes(t), ck.bytes(t) + (t.end - t.begin))});
+    out.push_back({t.name, t.dtype, t.shape,
+                   std::vector<uint8_t>(ck.bytes(t), ck.bytes(t) + (t.end - t.begin))});
   return out;
 }
 
@@ -191,7 +195,8 @@ StEntry* entry(std::vector<StEntry>& es, const std::string& name) {
 
 // Converts `dir` and expects an Error containing `needle`, with nothing left
 // in the output directory.
-void expect_convert_error(const std::string& dir, const std::string& needle, WeightType t = WeightType::BF16) {
+void expect_convert_error(const std::string& dir, const std::string& needle,
+                          WeightType t = WeightType::BF16) {
   TempDir out;
   std::string msg;
   try {
@@ -206,7 +211,8 @@ void expect_convert_error(const std::string& dir, const std::string& needle, Wei
 }
 
 // A copy of the tiny single-file checkpoint whose tensors are `es`.
-std::string tiny_variant(const TempDir& tmp, const std::vector<StEntry>& es, const std::string& name = "ck") {
+std::string tiny_variant(const TempDir& tmp, const std::vector<StEntry>& es,
+                         const std::string& name = "ck") {
   const std::string dir = tmp / name;
   copy_dir(kTiny, dir);
   write_safetensors(dir + "/model.safetensors", es);
@@ -222,20 +228,26 @@ TEST_CASE("bad tensors: missing, unexpected, wrong shape, unsupported dtype") {
   const std::string qn = "language_model.model.layers.0.self_attn.q_norm.weight";
   {
     auto es = base;
-    es.erase(std::remove_if(es.begin(), es.end(), [&](const StEntry& e) { return e.name == up; }), es.end());
+    es.erase(std::remove_if(es.begin(), es.end(), [&](const StEntry& e) { return e.name == up; }),
+             es.end());
     expect_convert_error(tiny_variant(tmp, es, "missing"), "missing tensor " + up);
   }
   {
     auto es = base;
-    es.push_back({"language_model.model.layers.3.mlp.extra.weight", "BF16", {4}, std::vector<uint8_t>(8, 0)});
-    expect_convert_error(tiny_variant(tmp, es, "extra"), "unexpected tensor language_model.model.layers.3.mlp.extra.weight");
+    es.push_back({"language_model.model.layers.3.mlp.extra.weight",
+                  "BF16",
+                  {4},
+                  std::vector<uint8_t>(8, 0)});
+    expect_convert_error(tiny_variant(tmp, es, "extra"),
+                         "unexpected tensor language_model.model.layers.3.mlp.extra.weight");
   }
   {
     auto es = base;
     StEntry* e = entry(es, qn);
     e->shape = {16};
     e->bytes.resize(32);
-    expect_convert_error(tiny_variant(tmp, es, "shape"), qn + " has shape [16], the config implies [32]");
+    expect_convert_error(tiny_variant(tmp, es, "shape"),
+                         qn + " has shape [16], the config implies [32]");
   }
   {
     auto es = base;
@@ -262,11 +274,13 @@ TEST_CASE("bad tensors: missing, unexpected, wrong shape, unsupported dtype") {
     const std::string dir = tiny_variant(tmp, es, "f32src");
     convert(dir, tmp / "f32src.g3", WeightType::BF16);
     const gemma3::ModelFile mf = gemma3::ModelFile::open(tmp / "f32src.g3");
-    CHECK(std::memcmp(mf.f32("language_model.layers.0.self_attn.q_norm.weight", 32), f32.data(), 128) == 0);
+    CHECK(std::memcmp(mf.f32("language_model.layers.0.self_attn.q_norm.weight", 32), f32.data(),
+                      128) == 0);
   }
 }
 
-TEST_CASE("bad safetensors files: truncated, malformed header, offsets out of range or overlapping") {
+TEST_CASE(
+    "bad safetensors files: truncated, malformed header, offsets out of range or overlapping") {
   TempDir tmp;
   const auto base = load_entries(kTiny);
   const auto good = read_bytes(kTiny + "/model.safetensors");
@@ -281,7 +295,8 @@ TEST_CASE("bad safetensors files: truncated, malformed header, offsets out of ra
     std::vector<uint8_t> b(good.begin(), good.end() - long(cut));
     expect_convert_error(with_file("trunc" + std::to_string(cut), b), "truncated");
   }
-  expect_convert_error(with_file("tiny", std::vector<uint8_t>(good.begin(), good.begin() + 5)), "not a safetensors file");
+  expect_convert_error(with_file("tiny", std::vector<uint8_t>(good.begin(), good.begin() + 5)),
+                       "not a safetensors file");
   {
     std::vector<uint8_t> b = good;
     const uint64_t lie = good.size();
@@ -301,21 +316,37 @@ TEST_CASE("bad safetensors files: truncated, malformed header, offsets out of ra
     return dir;
   };
   expect_convert_error(header_dir("notobj", "[1,2]"), "expected a JSON object");
-  expect_convert_error(header_dir("range", "{\"" + qn + "\":{\"dtype\":\"BF16\",\"shape\":[32],\"data_offsets\":[0,99999999]}}"),
-                       "lies beyond the data");
-  expect_convert_error(header_dir("neg", "{\"" + qn + "\":{\"dtype\":\"BF16\",\"shape\":[32],\"data_offsets\":[64,0]}}"),
-                       "are invalid");
-  expect_convert_error(header_dir("size", "{\"" + qn + "\":{\"dtype\":\"BF16\",\"shape\":[32],\"data_offsets\":[0,62]}}"),
-                       "do not match BF16 shape");
-  expect_convert_error(header_dir("overlap", "{\"a\":{\"dtype\":\"BF16\",\"shape\":[32],\"data_offsets\":[0,64]},"
-                                             "\"b\":{\"dtype\":\"BF16\",\"shape\":[32],\"data_offsets\":[32,96]}}"),
-                       "overlap");
-  expect_convert_error(header_dir("dup", "{\"a\":{\"dtype\":\"BF16\",\"shape\":[32],\"data_offsets\":[0,64]},"
-                                         "\"a\":{\"dtype\":\"BF16\",\"shape\":[32],\"data_offsets\":[64,128]}}"),
-                       "listed twice");
-  expect_convert_error(header_dir("hugedim", "{\"a\":{\"dtype\":\"BF16\",\"shape\":[4294967296,4294967296],\"data_offsets\":[0,64]}}"),
-                       "too many elements");
-  expect_convert_error(header_dir("noshape", "{\"a\":{\"dtype\":\"BF16\",\"data_offsets\":[0,64]}}"), "missing field \"shape\"");
+  expect_convert_error(
+      header_dir(
+          "range",
+          "{\"" + qn + "\":{\"dtype\":\"BF16\",\"shape\":[32],\"data_offsets\":[0,99999999]}}"),
+      "lies beyond the data");
+  expect_convert_error(
+      header_dir("neg",
+                 "{\"" + qn + "\":{\"dtype\":\"BF16\",\"shape\":[32],\"data_offsets\":[64,0]}}"),
+      "are invalid");
+  expect_convert_error(
+      header_dir("size",
+                 "{\"" + qn + "\":{\"dtype\":\"BF16\",\"shape\":[32],\"data_offsets\":[0,62]}}"),
+      "do not match BF16 shape");
+  expect_convert_error(
+      header_dir("overlap",
+                 "{\"a\":{\"dtype\":\"BF16\",\"shape\":[32],\"data_offsets\":[0,64]},"
+                 "\"b\":{\"dtype\":\"BF16\",\"shape\":[32],\"data_offsets\":[32,96]}}"),
+      "overlap");
+  expect_convert_error(
+      header_dir("dup",
+                 "{\"a\":{\"dtype\":\"BF16\",\"shape\":[32],\"data_offsets\":[0,64]},"
+                 "\"a\":{\"dtype\":\"BF16\",\"shape\":[32],\"data_offsets\":[64,128]}}"),
+      "listed twice");
+  expect_convert_error(
+      header_dir(
+          "hugedim",
+          "{\"a\":{\"dtype\":\"BF16\",\"shape\":[4294967296,4294967296],\"data_offsets\":[0,64]}}"),
+      "too many elements");
+  expect_convert_error(
+      header_dir("noshape", "{\"a\":{\"dtype\":\"BF16\",\"data_offsets\":[0,64]}}"),
+      "missing field \"shape\"");
 }
 
 TEST_CASE("bad sharded checkpoints: truncated shard, inconsistent index") {
@@ -332,10 +363,14 @@ TEST_CASE("bad sharded checkpoints: truncated shard, inconsistent index") {
     const std::string dir = tmp / "index";
     copy_dir(kTinySharded, dir);
     std::string idx = read_text(dir + "/model.safetensors.index.json");
-    const std::string from = "\"language_model.model.norm.weight\": \"model-00001-of-00002.safetensors\"";
-    const std::string to = "\"language_model.model.norm.weight\": \"model-00002-of-00002.safetensors\"";
-    const std::string from2 = "\"language_model.model.norm.weight\": \"model-00002-of-00002.safetensors\"";
-    const std::string to2 = "\"language_model.model.norm.weight\": \"model-00001-of-00002.safetensors\"";
+    const std::string from =
+        "\"language_model.model.norm.weight\": \"model-00001-of-00002.safetensors\"";
+    const std::string to =
+        "\"language_model.model.norm.weight\": \"model-00002-of-00002.safetensors\"";
+    const std::string from2 =
+        "\"language_model.model.norm.weight\": \"model-00002-of-00002.safetensors\"";
+    const std::string to2 =
+        "\"language_model.model.norm.weight\": \"model-00001-of-00002.safetensors\"";
     size_t p = idx.find(from);
     if (p != std::string::npos) idx.replace(p, from.size(), to);
     else if ((p = idx.find(from2)) != std::string::npos) idx.replace(p, from2.size(), to2);
@@ -352,7 +387,8 @@ TEST_CASE("bad sharded checkpoints: truncated shard, inconsistent index") {
   {
     const std::string dir = tmp / "badindex";
     copy_dir(kTinySharded, dir);
-    write_text(dir + "/model.safetensors.index.json", "{\"weight_map\": {\"a\": \"../etc/passwd\"}}");
+    write_text(dir + "/model.safetensors.index.json",
+               "{\"weight_map\": {\"a\": \"../etc/passwd\"}}");
     expect_convert_error(dir, "bad shard file name");
   }
   {
@@ -380,24 +416,39 @@ TEST_CASE("bad config, tokenizer and output path") {
     return c.replace(p, from.size(), to);
   };
   expect_convert_error(variant("json", "config.json", cfg + "}"), "config.json");
-  expect_convert_error(variant("json2", "config.json", "{\"model_type\": \"gemma3\", }"), "config.json");
+  expect_convert_error(variant("json2", "config.json", "{\"model_type\": \"gemma3\", }"),
+                       "config.json");
   expect_convert_error(variant("nocfg", "config.json", ""), "config.json: missing");
-  expect_convert_error(variant("type", "config.json", edited("\"model_type\": \"gemma3\"", "\"model_type\": \"llama\"")),
+  expect_convert_error(variant("type", "config.json",
+                               edited("\"model_type\": \"gemma3\"", "\"model_type\": \"llama\"")),
                        "model_type \"llama\" is not supported");
-  expect_convert_error(variant("heads", "config.json", edited("\"num_key_value_heads\": 2", "\"num_key_value_heads\": 3")),
+  expect_convert_error(variant("heads", "config.json",
+                               edited("\"num_key_value_heads\": 2", "\"num_key_value_heads\": 3")),
                        "text.num_key_value_heads");
-  expect_convert_error(variant("zero", "config.json", edited("\"hidden_size\": 64", "\"hidden_size\": 0")), "text.hidden_size");
-  expect_convert_error(variant("str", "config.json", edited("\"hidden_size\": 64", "\"hidden_size\": \"64\"")), "hidden_size");
-  expect_convert_error(variant("act", "config.json", edited("\"gelu_pytorch_tanh\"", "\"relu\"")), "\"relu\" is not supported");
-  expect_convert_error(variant("rope", "config.json", edited("\"rope_type\": \"linear\"", "\"rope_type\": \"yarn\"")), "yarn");
-  expect_convert_error(variant("mm", "config.json", edited("\"mm_tokens_per_image\": 16", "\"mm_tokens_per_image\": 15")),
-                       "mm_tokens_per_image");
-  expect_convert_error(variant("img", "config.json", edited("\"patch_size\": 14", "\"patch_size\": 15")),
-                       "is not a multiple of vision.patch_size");
-  expect_convert_error(variant("pre", "preprocessor_config.json", "{\"size\": {\"height\": 224, \"width\": 224}}"),
-                       "disagrees with vision_config.image_size");
+  expect_convert_error(
+      variant("zero", "config.json", edited("\"hidden_size\": 64", "\"hidden_size\": 0")),
+      "text.hidden_size");
+  expect_convert_error(
+      variant("str", "config.json", edited("\"hidden_size\": 64", "\"hidden_size\": \"64\"")),
+      "hidden_size");
+  expect_convert_error(variant("act", "config.json", edited("\"gelu_pytorch_tanh\"", "\"relu\"")),
+                       "\"relu\" is not supported");
+  expect_convert_error(variant("rope", "config.json",
+                               edited("\"rope_type\": \"linear\"", "\"rope_type\": \"yarn\"")),
+                       "yarn");
+  expect_convert_error(
+      variant("mm", "config.json",
+              edited("\"mm_tokens_per_image\": 16", "\"mm_tokens_per_image\": 15")),
+      "mm_tokens_per_image");
+  expect_convert_error(
+      variant("img", "config.json", edited("\"patch_size\": 14", "\"patch_size\": 15")),
+      "is not a multiple of vision.patch_size");
+  expect_convert_error(
+      variant("pre", "preprocessor_config.json", "{\"size\": {\"height\": 224, \"width\": 224}}"),
+      "disagrees with vision_config.image_size");
   expect_convert_error(variant("notok", "tokenizer.model", ""), "tokenizer.model: missing");
-  expect_convert_error(variant("badtok", "tokenizer.model", "this is not a protobuf"), "tokenizer.model");
+  expect_convert_error(variant("badtok", "tokenizer.model", "this is not a protobuf"),
+                       "tokenizer.model");
   // Output path that cannot be written.
   std::string msg;
   try {
@@ -413,14 +464,17 @@ TEST_CASE("gemma3-convert exits non-zero with 'error: ...' and leaves no file") 
   REQUIRE_MESSAGE(exists(exe), "build the gemma3-convert target first: " << exe);
   TempDir tmp;
   const std::string err = tmp / "stderr.txt";
-  const int rc = std::system((tool_command(exe) + " " + tmp.path + " " + (tmp / "out.g3") + " 2> " + err).c_str());
+  const int rc = std::system(
+      (tool_command(exe) + " " + tmp.path + " " + (tmp / "out.g3") + " 2> " + err).c_str());
   CHECK(rc != 0);
   CHECK(read_text(err).rfind("error: ", 0) == 0);
   CHECK(!exists(tmp / "out.g3"));
-  const int rc2 = std::system((tool_command(exe) + " " + kTiny + " " + (tmp / "out.g3") + " --type q5 2> " + err).c_str());
+  const int rc2 = std::system(
+      (tool_command(exe) + " " + kTiny + " " + (tmp / "out.g3") + " --type q5 2> " + err).c_str());
   CHECK(rc2 != 0);
   CHECK(read_text(err).find("q5") != std::string::npos);
-  const int ok = std::system((tool_command(exe) + " " + kTiny + " " + (tmp / "out.g3") + " --type q8 2> " + err).c_str());
+  const int ok = std::system(
+      (tool_command(exe) + " " + kTiny + " " + (tmp / "out.g3") + " --type q8 2> " + err).c_str());
   CHECK(ok == 0);
   CHECK(read_text(err).find("145 tensors") != std::string::npos);
   CHECK(exists(tmp / "out.g3"));
@@ -433,8 +487,9 @@ namespace {
 // A checkpoint directory for `config_json` with random bf16 tensors named by
 // variant `name_variant` of each table entry (0 = released, 1 = newer HF,
 // 2 = text-only "model.*"), plus the tiny tokenizer files.
-std::string make_checkpoint(const TempDir& tmp, const std::string& name, const std::string& config_json,
-                            size_t name_variant, std::vector<StEntry> extra = {}) {
+std::string make_checkpoint(const TempDir& tmp, const std::string& name,
+                            const std::string& config_json, size_t name_variant,
+                            std::vector<StEntry> extra = {}) {
   const std::string dir = tmp / name;
   ::mkdir(dir.c_str(), 0755);
   write_text(dir + "/config.json", config_json);
@@ -458,15 +513,21 @@ std::string make_checkpoint(const TempDir& tmp, const std::string& name, const s
 TEST_CASE("a held-out config is honoured: sizes, heads, window, pattern all from config.json") {
   TempDir tmp;
   const std::string cfg =
-      "{\"model_type\": \"gemma3\", \"boi_token_index\": 900, \"eoi_token_index\": 901, \"image_token_index\": 960,"
+      "{\"model_type\": \"gemma3\", \"boi_token_index\": 900, \"eoi_token_index\": 901, "
+      "\"image_token_index\": 960,"
       " \"eos_token_id\": [1, 5], \"mm_tokens_per_image\": 4,"
-      " \"text_config\": {\"hidden_size\": 48, \"num_hidden_layers\": 3, \"num_attention_heads\": 2,"
-      "   \"num_key_value_heads\": 1, \"head_dim\": 16, \"intermediate_size\": 96, \"vocab_size\": 1024,"
-      "   \"sliding_window\": 5, \"sliding_window_pattern\": 2, \"query_pre_attn_scalar\": 16, \"rope_scaling\": null,"
+      " \"text_config\": {\"hidden_size\": 48, \"num_hidden_layers\": 3, \"num_attention_heads\": "
+      "2,"
+      "   \"num_key_value_heads\": 1, \"head_dim\": 16, \"intermediate_size\": 96, \"vocab_size\": "
+      "1024,"
+      "   \"sliding_window\": 5, \"sliding_window_pattern\": 2, \"query_pre_attn_scalar\": 16, "
+      "\"rope_scaling\": null,"
       "   \"max_position_embeddings\": 512},"
-      " \"vision_config\": {\"hidden_size\": 32, \"num_hidden_layers\": 1, \"num_attention_heads\": 2,"
+      " \"vision_config\": {\"hidden_size\": 32, \"num_hidden_layers\": 1, "
+      "\"num_attention_heads\": 2,"
       "   \"intermediate_size\": 40, \"image_size\": 56, \"patch_size\": 14}}";
-  const std::string dir = make_checkpoint(tmp, "held", cfg, 1);  // newer "model.language_model.*" names
+  const std::string dir =
+      make_checkpoint(tmp, "held", cfg, 1);  // newer "model.language_model.*" names
   convert(dir, tmp / "held.g3", WeightType::F32);
   const gemma3::ModelFile mf = gemma3::ModelFile::open(tmp / "held.g3");
   const gemma3::ModelConfig& c = mf.config();
@@ -493,7 +554,8 @@ TEST_CASE("a held-out config is honoured: sizes, heads, window, pattern all from
   CHECK(w.vision.patch_embedding.cols == 588);
   CHECK(w.projector.mm_input_projection.rows == 48);
   CHECK(w.projector.mm_input_projection.cols == 32);
-  CHECK(mf.f32("vision_tower.vision_model.embeddings.position_embedding.weight", 16 * 32) != nullptr);
+  CHECK(mf.f32("vision_tower.vision_model.embeddings.position_embedding.weight", 16 * 32) !=
+        nullptr);
   // The non-square projector is transposed: ours[r][c] == HF[c][r].
   const cv::SafetensorsCheckpoint ck = cv::SafetensorsCheckpoint::open_dir(dir);
   const cv::StTensor* p = ck.find("model.multi_modal_projector.mm_input_projection_weight");
@@ -510,8 +572,10 @@ TEST_CASE("a held-out config is honoured: sizes, heads, window, pattern all from
 TEST_CASE("text-only checkpoints: model.* names, tied lm_head accepted only when equal") {
   TempDir tmp;
   const std::string cfg =
-      "{\"model_type\": \"gemma3_text\", \"hidden_size\": 32, \"num_hidden_layers\": 2, \"num_attention_heads\": 2,"
-      " \"num_key_value_heads\": 2, \"head_dim\": 8, \"intermediate_size\": 64, \"vocab_size\": 1024,"
+      "{\"model_type\": \"gemma3_text\", \"hidden_size\": 32, \"num_hidden_layers\": 2, "
+      "\"num_attention_heads\": 2,"
+      " \"num_key_value_heads\": 2, \"head_dim\": 8, \"intermediate_size\": 64, \"vocab_size\": "
+      "1024,"
       " \"layer_types\": [\"full_attention\", \"sliding_attention\"], \"eos_token_id\": [1, 5]}";
   // lm_head equal to the embedding: the generator below makes the same bytes from the same seed.
   std::mt19937 rng(1234);
@@ -528,9 +592,12 @@ TEST_CASE("text-only checkpoints: model.* names, tied lm_head accepted only when
 
   StEntry other = head;
   other.bytes[0] ^= 1;
-  expect_convert_error(make_checkpoint(tmp, "untied", cfg, 2, {other}), "untied LM heads are not supported");
-  const StEntry vis{"vision_tower.vision_model.post_layernorm.bias", "BF16", {4}, std::vector<uint8_t>(8)};
-  expect_convert_error(make_checkpoint(tmp, "stray", cfg, 2, {vis}), "config.json describes a text-only model");
+  expect_convert_error(make_checkpoint(tmp, "untied", cfg, 2, {other}),
+                       "untied LM heads are not supported");
+  const StEntry vis{
+      "vision_tower.vision_model.post_layernorm.bias", "BF16", {4}, std::vector<uint8_t>(8)};
+  expect_convert_error(make_checkpoint(tmp, "stray", cfg, 2, {vis}),
+                       "config.json describes a text-only model");
 }
 
 TEST_CASE("random damage to a safetensors header gives an Error or a valid parse, never a crash") {

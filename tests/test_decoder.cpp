@@ -83,8 +83,9 @@ TEST_CASE("decoder: logits of text0/1/2 match the reference (f32 and bf16 files)
       REQUIRE(ref.shape == std::vector<size_t>{ids.size(), dec.vocab_rows()});
       const auto got = run_all(dec, ids, KVType::F32);
       INFO(std::string(type) << " " << name);
-      MESSAGE(std::string(type) << " " << std::string(name) << ": max |diff| "
-                   << goldens::compare(got.data(), ref.data.data(), ref.size()).max_abs);
+      MESSAGE(
+          std::string(type) << " " << std::string(name) << ": max |diff| "
+                            << goldens::compare(got.data(), ref.data.data(), ref.size()).max_abs);
       goldens::check_close("logits", got.data(), ref);
     }
   }
@@ -117,10 +118,22 @@ TEST_CASE("decoder: residual stream and layer 0/5 intermediates of text1 match t
   REQUIRE(stack.size() == io.size());
   goldens::check_close("text1_layer_io", stack.data(), io);
 
-  const char* names[] = {"input_layernorm", "q_proj", "k_proj", "v_proj", "q_normed",
-                         "k_normed", "q_rope", "k_rope", "attn_probs", "attn_context", "o_proj",
-                         "post_attention_layernorm", "residual_after_attn",
-                         "pre_feedforward_layernorm", "mlp", "post_feedforward_layernorm",
+  const char* names[] = {"input_layernorm",
+                         "q_proj",
+                         "k_proj",
+                         "v_proj",
+                         "q_normed",
+                         "k_normed",
+                         "q_rope",
+                         "k_rope",
+                         "attn_probs",
+                         "attn_context",
+                         "o_proj",
+                         "post_attention_layernorm",
+                         "residual_after_attn",
+                         "pre_feedforward_layernorm",
+                         "mlp",
+                         "post_feedforward_layernorm",
                          "layer_output"};
   for (int layer : {0, 5}) {
     for (const char* n : names) {
@@ -156,8 +169,8 @@ TEST_CASE("decoder: KV-cache decode logits equal the full-sequence logits") {
     }
     INFO("kv " << std::string(kv_type_name(kv)));
     const auto d = goldens::compare(got.data(), full.data(), full.size());
-    const auto g = goldens::compare(got.data(), goldens::load("text2_logits").data.data(),
-                                    full.size());
+    const auto g =
+        goldens::compare(got.data(), goldens::load("text2_logits").data.data(), full.size());
     MESSAGE("kv " << std::string(kv_type_name(kv)) << ": chunked vs one-shot max |diff| "
                   << d.max_abs << ", vs golden " << g.max_abs);
     if (kv == KVType::F32) {
@@ -186,7 +199,8 @@ TEST_CASE("decoder: greedy continuation from prefill and token by token (gen gol
       std::vector<float> logits(V), steps;
       if (tokenwise) {
         for (size_t i = 0; i < prompt.size(); ++i)
-          dec.forward(cache, &prompt[i], 1, {}, logits.data(), false, buf, ops::ThreadContext(2, 0));
+          dec.forward(cache, &prompt[i], 1, {}, logits.data(), false, buf,
+                      ops::ThreadContext(2, 0));
       } else {
         dec.forward(cache, prompt.data(), prompt.size(), {}, logits.data(), false, buf,
                     ops::ThreadContext(2, 0));
@@ -235,7 +249,9 @@ TEST_CASE("decoder: image spans — multimodal prompt with the reference image e
       std::vector<ImageSpan> one;
       for (size_t b = 0; b < 2; ++b)
         if (pos >= blocks[b].start && pos < blocks[b].start + blocks[b].count)
-          one.push_back({0, 1, (b ? e1 : e0).data.data() + (pos - blocks[b].start) * size_t(dec.config().text.hidden_size)});
+          one.push_back({0, 1,
+                         (b ? e1 : e0).data.data() +
+                             (pos - blocks[b].start) * size_t(dec.config().text.hidden_size)});
       dec.forward(cache, &ids[pos], 1, one, causal.data() + pos * dec.vocab_rows(), false, buf,
                   ops::ThreadContext(1));
     }
@@ -288,7 +304,8 @@ TEST_CASE("decoder: q8 and q4 files stay within measured bounds of the reference
       const auto ids = goldens::ids(std::string(name) + "_ids");
       const auto ref = goldens::load(std::string(name) + "_logits");
       const auto got = run_all(dec, ids, KVType::F32);
-      max_abs = std::max(max_abs, goldens::compare(got.data(), ref.data.data(), ref.size()).max_abs);
+      max_abs =
+          std::max(max_abs, goldens::compare(got.data(), ref.data.data(), ref.size()).max_abs);
       for (size_t r = 0; r < ids.size(); ++r, ++rows) {
         const float* g = got.data() + r * V;
         const float* e = ref.data.data() + r * V;

@@ -23,9 +23,11 @@ gemma3::ModelConfig resolve(const std::string& text) {
 
 TEST_CASE("the released 4B config.json resolves to the HF-resolved values") {
   gemma3::ModelConfig c = cv::resolve_hf_config(read_text(kReal + "/config.json"), "config.json");
-  cv::resolve_hf_preprocessor(read_text(kReal + "/preprocessor_config.json"), "preprocessor_config.json", c);
+  cv::resolve_hf_preprocessor(read_text(kReal + "/preprocessor_config.json"),
+                              "preprocessor_config.json", c);
   d::validate_config(c, "config.json");
-  const json::Value want = json::parse(read_text(kReal + "/config_resolved_defaults.json"), "resolved");
+  const json::Value want =
+      json::parse(read_text(kReal + "/config_resolved_defaults.json"), "resolved");
   const json::Value& t = json::get(want, "text_config", "resolved");
   const json::Value& v = json::get(want, "vision_config", "resolved");
   auto i = [](const json::Value& o, const char* k) { return int(json::get_int(o, k, "resolved")); };
@@ -44,7 +46,8 @@ TEST_CASE("the released 4B config.json resolves to the HF-resolved values") {
   CHECK(c.text.rope_theta == f(t, "rope_theta"));
   CHECK(c.text.rope_local_base_freq == f(t, "rope_local_base_freq"));
   CHECK(c.text.query_pre_attn_scalar == f(t, "query_pre_attn_scalar"));
-  CHECK(c.text.rope_scaling_factor == json::get_double(json::get(t, "rope_scaling", "r"), "factor", "r"));
+  CHECK(c.text.rope_scaling_factor ==
+        json::get_double(json::get(t, "rope_scaling", "r"), "factor", "r"));
   CHECK(json::get(t, "attn_logit_softcapping", "r").is_null());
   CHECK(c.text.attn_logit_softcapping == 0);
   CHECK(json::get(t, "final_logit_softcapping", "r").is_null());
@@ -54,7 +57,8 @@ TEST_CASE("the released 4B config.json resolves to the HF-resolved values") {
   CHECK(c.tokens.bos == i(t, "bos_token_id"));
   const auto& lt = json::get(t, "layer_types", "r").as_array();
   REQUIRE(c.text.layer_is_global.size() == lt.size());
-  for (size_t k = 0; k < lt.size(); ++k) CHECK(c.text.layer_is_global[k] == (lt[k].as_string() == "full_attention"));
+  for (size_t k = 0; k < lt.size(); ++k)
+    CHECK(c.text.layer_is_global[k] == (lt[k].as_string() == "full_attention"));
   CHECK(c.vision.hidden_size == i(v, "hidden_size"));
   CHECK(c.vision.image_size == i(v, "image_size"));
   CHECK(c.vision.intermediate_size == i(v, "intermediate_size"));
@@ -68,7 +72,8 @@ TEST_CASE("the released 4B config.json resolves to the HF-resolved values") {
   CHECK(c.tokens.eoi == i(want, "eoi_token_index"));
   CHECK(c.tokens.image == i(want, "image_token_index"));
   std::vector<int> stop;
-  for (const auto& x : json::get(want, "eos_token_id", "r").as_array()) stop.push_back(int(x.as_int()));
+  for (const auto& x : json::get(want, "eos_token_id", "r").as_array())
+    stop.push_back(int(x.as_int()));
   CHECK(c.tokens.stop == stop);
   CHECK(c.has_vision);
   CHECK(c.patches_per_side() == 64);
@@ -80,7 +85,8 @@ TEST_CASE("the released 4B config.json resolves to the HF-resolved values") {
 }
 
 TEST_CASE("omitted values take the transformers class defaults, not the 4B values") {
-  const gemma3::ModelConfig c = cv::resolve_hf_config("{\"model_type\": \"gemma3\"}", "config.json");
+  const gemma3::ModelConfig c =
+      cv::resolve_hf_config("{\"model_type\": \"gemma3\"}", "config.json");
   CHECK(c.text.hidden_size == 2304);  // Gemma3TextConfig default
   CHECK(c.text.num_hidden_layers == 26);
   CHECK(c.text.intermediate_size == 9216);
@@ -94,8 +100,10 @@ TEST_CASE("omitted values take the transformers class defaults, not the 4B value
   CHECK(!c.text.layer_is_global[6]);
   // Newer-transformers rope_parameters.
   const gemma3::ModelConfig n = cv::resolve_hf_config(
-      "{\"model_type\": \"gemma3_text\", \"rope_parameters\": {\"full_attention\": {\"rope_type\": \"linear\", "
-      "\"factor\": 4.0, \"rope_theta\": 500000.0}, \"sliding_attention\": {\"rope_type\": \"default\", \"rope_theta\": 20000.0}}}",
+      "{\"model_type\": \"gemma3_text\", \"rope_parameters\": {\"full_attention\": {\"rope_type\": "
+      "\"linear\", "
+      "\"factor\": 4.0, \"rope_theta\": 500000.0}, \"sliding_attention\": {\"rope_type\": "
+      "\"default\", \"rope_theta\": 20000.0}}}",
       "config.json");
   CHECK(!n.has_vision);
   CHECK(n.text.rope_scaling_factor == 4.0);
@@ -104,19 +112,24 @@ TEST_CASE("omitted values take the transformers class defaults, not the 4B value
 }
 
 TEST_CASE("zero, negative, absurd and inconsistent values are rejected, naming the field") {
-  auto bad = [](const std::string& text_fields, const std::string& needle, const std::string& top = "") {
+  auto bad = [](const std::string& text_fields, const std::string& needle,
+                const std::string& top = "") {
     // The json reader keeps the first of duplicate keys: overrides come first.
-    const std::string cfg = "{\"model_type\": \"gemma3\"" + top +
-                            ", \"vision_config\": {\"image_size\": 224, \"patch_size\": 14}"
-                            ", \"text_config\": {" + (text_fields.empty() ? "" : text_fields.substr(2) + ", ") +
-                            "\"hidden_size\": 64, \"num_hidden_layers\": 2, \"head_dim\": 16, \"vocab_size\": 300000}}";
+    const std::string cfg =
+        "{\"model_type\": \"gemma3\"" + top +
+        ", \"vision_config\": {\"image_size\": 224, \"patch_size\": 14}"
+        ", \"text_config\": {" +
+        (text_fields.empty() ? "" : text_fields.substr(2) + ", ") +
+        "\"hidden_size\": 64, \"num_hidden_layers\": 2, \"head_dim\": 16, \"vocab_size\": 300000}}";
     CAPTURE(cfg);
     CHECK_THROWS_WITH_AS(resolve(cfg), doctest::Contains(needle.c_str()), gemma3::Error);
   };
-  CHECK_NOTHROW(resolve("{\"model_type\": \"gemma3\", \"text_config\": {\"hidden_size\": 64}, "
-                        "\"vision_config\": {\"image_size\": 224, \"patch_size\": 14}}"));
+  CHECK_NOTHROW(
+      resolve("{\"model_type\": \"gemma3\", \"text_config\": {\"hidden_size\": 64}, "
+              "\"vision_config\": {\"image_size\": 224, \"patch_size\": 14}}"));
   // HF's bare class defaults are inconsistent (224/16 = 14x14 patches < 256 tokens).
-  CHECK_THROWS_WITH_AS(resolve("{\"model_type\": \"gemma3\"}"), doctest::Contains("mm_tokens_per_image"), gemma3::Error);
+  CHECK_THROWS_WITH_AS(resolve("{\"model_type\": \"gemma3\"}"),
+                       doctest::Contains("mm_tokens_per_image"), gemma3::Error);
   bad(", \"hidden_size\": 0", "text.hidden_size");
   bad(", \"num_hidden_layers\": -3", "text.num_hidden_layers");
   bad(", \"num_attention_heads\": 0", "text.num_attention_heads");
@@ -135,18 +148,21 @@ TEST_CASE("zero, negative, absurd and inconsistent values are rejected, naming t
   bad(", \"layer_types\": [\"full_attention\"]", "layer_types");
   bad(", \"layer_types\": [\"full_attention\", \"chunked\"]", "unknown layer type");
   bad(", \"rope_scaling\": {\"rope_type\": \"dynamic\", \"factor\": 2}", "dynamic");
-  bad(", \"rope_scaling\": {\"rope_type\": \"linear\", \"factor\": -2}", "text.rope_scaling_factor");
+  bad(", \"rope_scaling\": {\"rope_type\": \"linear\", \"factor\": -2}",
+      "text.rope_scaling_factor");
   bad(", \"attention_bias\": true", "attention_bias");
   bad(", \"tie_word_embeddings\": false", "tie_word_embeddings");
   bad(", \"final_logit_softcapping\": -5", "final_logit_softcapping");
   bad("", "mm_tokens_per_image", ", \"mm_tokens_per_image\": 8");
   bad("", "mm_tokens_per_image", ", \"mm_tokens_per_image\": 0");
-  bad("", "vision.num_attention_heads", ", \"vision_config\": {\"hidden_size\": 48, \"num_attention_heads\": 5}");
+  bad("", "vision.num_attention_heads",
+      ", \"vision_config\": {\"hidden_size\": 48, \"num_attention_heads\": 5}");
   bad("", "vision.num_channels", ", \"vision_config\": {\"num_channels\": 4}");
   bad("", "vision.patch_size", ", \"vision_config\": {\"patch_size\": 0}");
   bad("", "tokens.stop", ", \"eos_token_id\": [1, 999999]");
   bad("", "eos_token_id", ", \"eos_token_id\": []");
   bad("", "tokens.boi", ", \"boi_token_index\": -1");
-  CHECK_THROWS_WITH_AS(resolve("{\"text_config\": {}}"), doctest::Contains("model_type"), gemma3::Error);
+  CHECK_THROWS_WITH_AS(resolve("{\"text_config\": {}}"), doctest::Contains("model_type"),
+                       gemma3::Error);
   CHECK_THROWS_WITH_AS(resolve("[]"), doctest::Contains("object"), gemma3::Error);
 }

@@ -45,8 +45,7 @@ std::vector<std::uint8_t> encode(const char* format, int w, int h, int comp,
     ok = stbi_write_png_to_func(append_bytes, &out, w, h, comp, px.data(), w * comp);
   else if (std::string(format) == "bmp")
     ok = stbi_write_bmp_to_func(append_bytes, &out, w, h, comp, px.data());
-  else
-    ok = stbi_write_jpg_to_func(append_bytes, &out, w, h, comp, px.data(), 95);
+  else ok = stbi_write_jpg_to_func(append_bytes, &out, w, h, comp, px.data(), 95);
   REQUIRE(ok);
   return out;
 }
@@ -108,7 +107,8 @@ TEST_CASE("fixture images: pixel values equal the HF goldens exactly") {
     // the released preprocessor_config.json), size from config.vision.
     gemma3::ModelConfig cfg;
     cfg.vision.image_size = 112;
-    const gemma3::PixelValues pv = gemma3::preprocess_image(gemma3::load_image(kDir + names[i]), cfg);
+    const gemma3::PixelValues pv =
+        gemma3::preprocess_image(gemma3::load_image(kDir + names[i]), cfg);
     CHECK(pv.count == 1);
     CHECK(pv.num_crops == 0);
     CHECK(pv.size == 112);
@@ -225,8 +225,8 @@ TEST_CASE("loading: formats and conversion to RGB") {
     const Image im = gemma3::load_image(kDir + "palette_3x2.png");
     REQUIRE(im.width == 3);
     REQUIRE(im.height == 2);
-    const std::vector<std::uint8_t> want = {255, 0, 0,  0, 255, 0,  0, 0, 255,
-                                            10, 20, 30, 0, 0, 255,  0, 255, 0};
+    const std::vector<std::uint8_t> want = {255, 0,  0,  0, 255, 0,   0, 0,   255,
+                                            10,  20, 30, 0, 0,   255, 0, 255, 0};
     CHECK(im.rgb == want);
   }
   SUBCASE("1-bit greyscale PNG expands to 0/255 on all channels") {
@@ -245,14 +245,14 @@ TEST_CASE("loading: formats and conversion to RGB") {
     const Image im = gemma3::load_image(kDir + "anim_3x2.gif");
     REQUIRE(im.width == 3);
     REQUIRE(im.height == 2);
-    const std::vector<std::uint8_t> want = {200, 10, 10,  10, 200, 10, 10, 10, 200,
-                                            250, 250, 250, 10, 10, 200, 10, 200, 10};
+    const std::vector<std::uint8_t> want = {200, 10,  10,  10, 200, 10,  10, 10,  200,
+                                            250, 250, 250, 10, 10,  200, 10, 200, 10};
     CHECK(im.rgb == want);
   }
   SUBCASE("GIF with a transparent index: palette colour, like PIL convert(\"RGB\")") {
     const Image im = gemma3::load_image(kDir + "transparent_3x2.gif");
-    const std::vector<std::uint8_t> want = {200, 10, 10,  10, 200, 10, 10, 10, 200,
-                                            250, 250, 250, 10, 10, 200, 10, 200, 10};
+    const std::vector<std::uint8_t> want = {200, 10,  10,  10, 200, 10,  10, 10,  200,
+                                            250, 250, 250, 10, 10,  200, 10, 200, 10};
     CHECK(im.rgb == want);
   }
   SUBCASE("greyscale, grey+alpha and RGBA PNGs (stb_image_write)") {
@@ -294,7 +294,8 @@ TEST_CASE("loading: formats and conversion to RGB") {
       }
     const Image sj = load_mem(encode("jpg", 32, 16, 3, smooth));
     double ssum = 0;
-    for (std::size_t i = 0; i < smooth.size(); ++i) ssum += std::abs(int(smooth[i]) - int(sj.rgb[i]));
+    for (std::size_t i = 0; i < smooth.size(); ++i)
+      ssum += std::abs(int(smooth[i]) - int(sj.rgb[i]));
     CHECK(ssum / smooth.size() < 2.0);
     // Grey JPEG (3 components, zero chroma): channels equal within YCbCr rounding.
     const Image grey = gemma3::load_image(kDir + "grey_q90.jpg");
@@ -384,10 +385,10 @@ std::uint32_t crc32(const std::uint8_t* p, std::size_t n) {  // PNG chunk CRC
 // TIFF-structured EXIF holding only the Orientation tag (one IFD entry).
 std::vector<std::uint8_t> tiff_orientation(int v, bool little_endian) {
   if (little_endian)
-    return {'I', 'I', 42, 0, 8, 0, 0, 0, 1, 0, 0x12, 0x01, 3, 0, 1, 0, 0, 0,
-            std::uint8_t(v), 0, 0, 0, 0, 0, 0, 0};
-  return {'M', 'M', 0, 42, 0, 0, 0, 8, 0, 1, 0x01, 0x12, 0, 3, 0, 0, 0, 1,
-          0, std::uint8_t(v), 0, 0, 0, 0, 0, 0};
+    return {'I', 'I', 42, 0, 8, 0, 0, 0, 1, 0, 0x12, 0x01, 3, 0, 1, 0, 0, 0, std::uint8_t(v),
+            0,   0,   0,  0, 0, 0, 0};
+  return {'M', 'M', 0, 42, 0, 0, 0, 8, 0, 1, 0x01, 0x12, 0, 3, 0, 0, 0, 1, 0, std::uint8_t(v),
+          0,   0,   0, 0,  0, 0};
 }
 // A PNG with an eXIf chunk inserted after IHDR (8-byte signature + 25-byte IHDR).
 std::vector<std::uint8_t> png_with_exif(std::vector<std::uint8_t> png, int orientation) {
@@ -432,8 +433,8 @@ TEST_CASE("loading: EXIF orientation is applied like PIL exif_transpose") {
       for (int c = 0; c < 3; ++c) lr[(y * 16 + x) * 3 + c] = x < 8 ? 20 : 230;
   std::vector<std::uint8_t> jpg = encode("jpg", 16, 8, 3, lr);
   const std::vector<std::uint8_t> tiff = tiff_orientation(6, false);
-  std::vector<std::uint8_t> app1 = {0xFF, 0xE1, 0, std::uint8_t(2 + 6 + tiff.size()),
-                                    'E', 'x', 'i', 'f', 0, 0};
+  std::vector<std::uint8_t> app1 = {0xFF, 0xE1, 0, std::uint8_t(2 + 6 + tiff.size()), 'E', 'x', 'i',
+                                    'f',  0,    0};
   app1.insert(app1.end(), tiff.begin(), tiff.end());
   jpg.insert(jpg.begin() + 2, app1.begin(), app1.end());
   const Image up = load_mem(jpg);
@@ -538,11 +539,13 @@ TEST_CASE("loading: JPEG scan limit (max_jpeg_scans) stops a many-scan CPU bomb"
   lim.max_jpeg_scans = 10;
   CHECK(load_mem(prog, lim).rgb == ref.rgb);
   lim.max_jpeg_scans = 9;
-  CHECK_THROWS_WITH_AS(load_mem(prog, lim), doctest::Contains("more than 9 scans (ImageLoadOptions::max_jpeg_scans)"),
+  CHECK_THROWS_WITH_AS(load_mem(prog, lim),
+                       doctest::Contains("more than 9 scans (ImageLoadOptions::max_jpeg_scans)"),
                        gemma3::Error);
 
   std::vector<std::uint8_t> bomb(prog.begin(), prog.end() - 2);
-  const std::vector<std::uint8_t> last_scan(prog.begin() + std::ptrdiff_t(sos.back()), prog.end() - 2);
+  const std::vector<std::uint8_t> last_scan(prog.begin() + std::ptrdiff_t(sos.back()),
+                                            prog.end() - 2);
   for (int r = 0; r < 1500; ++r) bomb.insert(bomb.end(), last_scan.begin(), last_scan.end());
   bomb.push_back(0xFF);
   bomb.push_back(0xD9);
@@ -554,8 +557,7 @@ TEST_CASE("loading: JPEG scan limit (max_jpeg_scans) stops a many-scan CPU bomb"
 }
 
 TEST_CASE("loading: cut-off and damaged data never crash") {
-  for (const char* f : {"photo_q90.jpg", "img0_photo_150x97.png", "anim_3x2.gif",
-                        "bmp24"}) {
+  for (const char* f : {"photo_q90.jpg", "img0_photo_150x97.png", "anim_3x2.gif", "bmp24"}) {
     CAPTURE(f);
     std::vector<std::uint8_t> full;
     if (std::string(f) == "bmp24") {  // 5x3 24-bit BMP: 16-byte rows after a 54-byte header
@@ -569,8 +571,8 @@ TEST_CASE("loading: cut-off and damaged data never crash") {
     // must keep its end-of-image marker. The GIF's first frame ends at byte 50
     // (6 header + 7 screen + 12 palette + 8 control + 10 descriptor + 1 code
     // size + 5 data + 1 terminator).
-    std::vector<std::size_t> cuts = {1, 8, 20, full.size() / 3, full.size() / 2,
-                                     full.size() * 9 / 10};
+    std::vector<std::size_t> cuts = {
+        1, 8, 20, full.size() / 3, full.size() / 2, full.size() * 9 / 10};
     if (std::string(f) == "photo_q90.jpg") {
       cuts.push_back(full.size() - 2);
       cuts.push_back(full.size() - 1);
@@ -678,7 +680,8 @@ TEST_CASE("pan-and-scan preprocessing: original first, then each crop") {
   CHECK(c2.width == 12);
   CHECK(c2.height == 16);
   CHECK(int(c2.rgb[0]) == 28 * 6);
-  const gemma3::CropBox expect[4] = {{0, 0, 40, 16}, {0, 0, 14, 16}, {14, 0, 14, 16}, {28, 0, 12, 16}};
+  const gemma3::CropBox expect[4] = {
+      {0, 0, 40, 16}, {0, 0, 14, 16}, {14, 0, 14, 16}, {28, 0, 12, 16}};
   for (int i = 0; i < 4; ++i) {
     CAPTURE(i);
     std::vector<float> want(3 * 64);

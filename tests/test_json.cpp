@@ -8,7 +8,8 @@
 namespace json = gemma3::json;
 
 TEST_CASE("json: scalars, arrays, objects keep order") {
-  const auto v = json::parse(R"( {"b": 1, "a": [true, false, null, -0.5e1, "x"], "n": -9223372036854775808} )", "t");
+  const auto v = json::parse(
+      R"( {"b": 1, "a": [true, false, null, -0.5e1, "x"], "n": -9223372036854775808} )", "t");
   REQUIRE(v.is_object());
   CHECK(v.as_object()[0].first == "b");
   CHECK(v.as_object()[1].first == "a");
@@ -26,7 +27,8 @@ TEST_CASE("json: scalars, arrays, objects keep order") {
 }
 
 TEST_CASE("json: numbers") {
-  CHECK(json::parse("9007199254740993", "t").as_int() == 9007199254740993LL);  // not exact as double
+  CHECK(json::parse("9007199254740993", "t").as_int() ==
+        9007199254740993LL);  // not exact as double
   CHECK(json::parse("1e2", "t").as_double() == 100.0);
   CHECK(!json::parse("1e2", "t").is_int());
   CHECK(json::parse("0.1", "t").as_double() == 0.1);
@@ -46,10 +48,37 @@ TEST_CASE("json: string escapes and UTF-8") {
 
 TEST_CASE("json: rejects malformed input with the byte offset") {
   const char* bad[] = {
-      "", "{", "[1,]", "{\"a\":1,}", "01", "1.", "-", ".5", "+1", "1e", "nul", "tru", "NaN", "Infinity",
-      "[1] x", "{'a':1}", "{\"a\" 1}", "\"abc", "\"\\x\"", "\"\\u12\"", "\"\\ud800\"", "\"\\udc00\"",
-      "\"\\ud800\\u0041\"", "\"a\nb\"", "\"\xC0\xAF\"", "\"\xED\xA0\x80\"", "\"\xF4\x90\x80\x80\"", "\"\xFF\"",
-      "1e999", "/* c */ 1", "[1 2]",
+      "",
+      "{",
+      "[1,]",
+      "{\"a\":1,}",
+      "01",
+      "1.",
+      "-",
+      ".5",
+      "+1",
+      "1e",
+      "nul",
+      "tru",
+      "NaN",
+      "Infinity",
+      "[1] x",
+      "{'a':1}",
+      "{\"a\" 1}",
+      "\"abc",
+      "\"\\x\"",
+      "\"\\u12\"",
+      "\"\\ud800\"",
+      "\"\\udc00\"",
+      "\"\\ud800\\u0041\"",
+      "\"a\nb\"",
+      "\"\xC0\xAF\"",
+      "\"\xED\xA0\x80\"",
+      "\"\xF4\x90\x80\x80\"",
+      "\"\xFF\"",
+      "1e999",
+      "/* c */ 1",
+      "[1 2]",
   };
   for (const char* b : bad) {
     CAPTURE(b);
@@ -85,9 +114,13 @@ TEST_CASE("json: typed accessors name the field") {
 }
 
 TEST_CASE("json: quote round-trips and escapes") {
-  const std::string s = std::string("a\"b\\c\n\t\x01\x7F\xC3\xA9\xF0\x9F\x98\x8A", 15) + std::string(1, '\0');
+  const std::string s =
+      std::string("a\"b\\c\n\t\x01\x7F\xC3\xA9\xF0\x9F\x98\x8A", 15) + std::string(1, '\0');
   const std::string q = json::quote(s);
   CHECK(q == "\"a\\\"b\\\\c\\n\\t\\u0001\\u007f\xC3\xA9\xF0\x9F\x98\x8A\\u0000\"");
   CHECK(json::parse(q, "t").as_string() == s);
-  CHECK(json::quote("\xFF" "a") == "\"\xEF\xBF\xBD" "a\"");  // invalid byte -> U+FFFD
+  CHECK(json::quote("\xFF"
+                    "a") ==
+        "\"\xEF\xBF\xBD"
+        "a\"");  // invalid byte -> U+FFFD
 }

@@ -86,7 +86,8 @@ TEST_CASE("a converted file holds the config, tokenizer, chat template and all t
   CHECK(c.text.sliding_window == 16);
   CHECK(c.text.query_pre_attn_scalar == 24);
   CHECK(c.text.rope_scaling_factor == 8.0);
-  CHECK(c.text.layer_is_global == std::vector<bool>{false, false, false, false, false, true, false, false});
+  CHECK(c.text.layer_is_global ==
+        std::vector<bool>{false, false, false, false, false, true, false, false});
   CHECK(c.vision.hidden_size == 48);
   CHECK(c.vision.image_size == 112);
   CHECK(c.vision.num_attention_heads == 3);
@@ -186,7 +187,8 @@ TEST_CASE("one enumeration: the table, the binding and validate_weights agree") 
     const gemma3::TensorEntry* t = mf.find(s.name);
     REQUIRE(t != nullptr);
     CHECK((slot.matrix != nullptr) == (s.storage == gemma3::StorageClass::Matrix));
-    CHECK((slot.matrix ? slot.matrix->data : reinterpret_cast<const uint8_t*>(*slot.vector)) == t->data);
+    CHECK((slot.matrix ? slot.matrix->data : reinterpret_cast<const uint8_t*>(*slot.vector)) ==
+          t->data);
     ++seen;
   });
   CHECK(seen == specs.size());
@@ -208,18 +210,21 @@ TEST_CASE("one enumeration: the table, the binding and validate_weights agree") 
   bad = w;
   bad.text.layers[0].down_proj.cols = 64;
   CHECK(error_of(bad, gemma3::TensorParts::All) ==
-        "weights: tensor language_model.layers.0.mlp.down_proj.weight is [64, 64], the config implies [64, 160]");
+        "weights: tensor language_model.layers.0.mlp.down_proj.weight is [64, 64], the config "
+        "implies [64, 160]");
   bad = w;
   bad.text.layers.pop_back();
-  CHECK(error_of(bad, gemma3::TensorParts::All) == "weights: 7 decoder layers bound, the config says 8");
+  CHECK(error_of(bad, gemma3::TensorParts::All) ==
+        "weights: 7 decoder layers bound, the config says 8");
 }
 
 TEST_CASE("the loader rejects truncated, foreign and wrong-version files") {
   TempDir tmp;
   const auto good = read_bytes(convert_tiny(tmp, WeightType::Q4));
   const uint64_t data_offset = get_le<uint64_t>(good, 32);
-  for (size_t len : {size_t(0), size_t(7), size_t(8), size_t(63), size_t(64), size_t(65), size_t(1000),
-                     size_t(data_offset - 1), size_t(data_offset), good.size() / 2, good.size() - 1}) {
+  for (size_t len :
+       {size_t(0), size_t(7), size_t(8), size_t(63), size_t(64), size_t(65), size_t(1000),
+        size_t(data_offset - 1), size_t(data_offset), good.size() / 2, good.size() - 1}) {
     CAPTURE(len);
     const std::vector<uint8_t> cut(good.begin(), good.begin() + long(len));
     expect_reject(tmp, cut, len < 64 ? "not a gemma3 model file" : "truncated or extended");
@@ -228,7 +233,8 @@ TEST_CASE("the loader rejects truncated, foreign and wrong-version files") {
   longer.push_back(0);
   expect_reject(tmp, longer, "truncated or extended");
 
-  std::vector<uint8_t> png = {0x89, 'P', 'N', 'G', '\r', '\n', 0x1a, '\n', 0, 0, 0, 13, 'I', 'H', 'D', 'R'};
+  std::vector<uint8_t> png = {0x89, 'P', 'N', 'G', '\r', '\n', 0x1a, '\n',
+                              0,    0,   0,   13,  'I',  'H',  'D',  'R'};
   png.resize(300, 0x42);
   expect_reject(tmp, png, "not a gemma3 model file");
 
@@ -246,8 +252,9 @@ TEST_CASE("every flipped byte outside the tensor data is caught at load") {
   const uint64_t meta = get_le<uint64_t>(good, 24), data_offset = get_le<uint64_t>(good, 32);
   std::vector<size_t> where;
   for (size_t i = 8; i < 64; ++i) where.push_back(i);  // every header byte after the magic
-  for (size_t i = 64; i < 64 + meta; i += 97) where.push_back(i);  // config, tokenizer, template, table
-  where.push_back(64 + size_t(meta) - 1);                          // last table byte
+  for (size_t i = 64; i < 64 + meta; i += 97)
+    where.push_back(i);                    // config, tokenizer, template, table
+  where.push_back(64 + size_t(meta) - 1);  // last table byte
   if (64 + meta < data_offset) where.push_back(size_t(data_offset) - 1);  // padding
   // Padding between tensors: a q4 file has tensors whose size is not a multiple of 64.
   const auto good_q4 = read_bytes(convert_tiny(tmp, WeightType::Q4, "q4.g3"));
@@ -262,7 +269,8 @@ TEST_CASE("every flipped byte outside the tensor data is caught at load") {
     b[i] ^= 0x01;
     const std::string p = tmp / "flip.g3";
     write_bytes(p, b);
-    CHECK_THROWS_WITH_AS(gemma3::ModelFile::open(p), doctest::Contains("non-zero padding"), gemma3::Error);
+    CHECK_THROWS_WITH_AS(gemma3::ModelFile::open(p), doctest::Contains("non-zero padding"),
+                         gemma3::Error);
   }
   for (size_t i : where) {
     CAPTURE(i);
@@ -302,22 +310,35 @@ TEST_CASE("crafted headers and tables (with a valid checksum) are rejected") {
     fix_crc(b);
     expect_reject(tmp, b, needle);
   };
-  auto off_pos = [&](const std::vector<uint8_t>& b, const std::string& n) { return table_fields(b, n) + 8 + 16; };
-  edit([&](auto& b) { set_le<uint64_t>(b, off_pos(b, q), get_le<uint64_t>(b, off_pos(b, q)) + 4); }, "not 64-byte aligned");
+  auto off_pos = [&](const std::vector<uint8_t>& b, const std::string& n) {
+    return table_fields(b, n) + 8 + 16;
+  };
+  edit([&](auto& b) { set_le<uint64_t>(b, off_pos(b, q), get_le<uint64_t>(b, off_pos(b, q)) + 4); },
+       "not 64-byte aligned");
   edit([&](auto& b) { set_le<uint64_t>(b, off_pos(b, q), uint64_t(1) << 62); }, "outside the file");
-  edit([&](auto& b) { set_le<uint64_t>(b, off_pos(b, q) + 8, get_le<uint64_t>(b, off_pos(b, q) + 8) + 4); }, "does not match f32");
-  edit([&](auto& b) { set_le<uint64_t>(b, off_pos(b, k), get_le<uint64_t>(b, off_pos(b, q))); }, "overlaps");
+  edit(
+      [&](auto& b) {
+        set_le<uint64_t>(b, off_pos(b, q) + 8, get_le<uint64_t>(b, off_pos(b, q) + 8) + 4);
+      },
+      "does not match f32");
+  edit([&](auto& b) { set_le<uint64_t>(b, off_pos(b, k), get_le<uint64_t>(b, off_pos(b, q))); },
+       "overlaps");
   edit([&](auto& b) { set_le<uint32_t>(b, table_fields(b, q), 7); }, "unknown type 7");
   edit([&](auto& b) { set_le<uint32_t>(b, table_fields(b, q), 1); }, "does not match bf16");
   // o_proj [64, 128] relabelled [128, 64]: same size, wrong shape for the config.
-  edit([&](auto& b) {
-         const size_t p = table_fields(b, o) + 8;
-         set_le<uint64_t>(b, p, 128);
-         set_le<uint64_t>(b, p + 8, 64);
-       }, "the config implies [64, 128]");
-  edit([&](auto& b) { std::memcpy(b.data() + table_fields(b, k) - k.size(), q.data(), q.size()); }, "listed twice");
-  edit([&](auto& b) { b[table_fields(b, q) - 13] = 'x'; }, "unexpected tensor language_model.layers.0.self_attn.x_proj");
-  edit([&](auto& b) { set_le<uint32_t>(b, 48, get_le<uint32_t>(b, 48) + 1); }, "truncated tensor table");
+  edit(
+      [&](auto& b) {
+        const size_t p = table_fields(b, o) + 8;
+        set_le<uint64_t>(b, p, 128);
+        set_le<uint64_t>(b, p + 8, 64);
+      },
+      "the config implies [64, 128]");
+  edit([&](auto& b) { std::memcpy(b.data() + table_fields(b, k) - k.size(), q.data(), q.size()); },
+       "listed twice");
+  edit([&](auto& b) { b[table_fields(b, q) - 13] = 'x'; },
+       "unexpected tensor language_model.layers.0.self_attn.x_proj");
+  edit([&](auto& b) { set_le<uint32_t>(b, 48, get_le<uint32_t>(b, 48) + 1); },
+       "truncated tensor table");
   edit([&](auto& b) { set_le<uint32_t>(b, 48, get_le<uint32_t>(b, 48) - 1); }, "unexplained bytes");
   edit([&](auto& b) { set_le<uint32_t>(b, 44, 0xFFFFFFFFu); }, "piece_count");
   edit([&](auto& b) { set_le<uint32_t>(b, 44, 1u << 23); }, "truncated tokenizer pieces");
@@ -332,14 +353,19 @@ TEST_CASE("crafted headers and tables (with a valid checksum) are rejected") {
     REQUIRE(p != std::string::npos);
     return 64 + p + key.size() + 1;
   };
-  edit([&](auto& b) { set_le<int64_t>(b, cfg_value(b, "text.num_attention_heads"), 0); }, "text.num_attention_heads");
-  edit([&](auto& b) { set_le<int64_t>(b, cfg_value(b, "text.hidden_size"), -64); }, "text.hidden_size");
-  edit([&](auto& b) { set_le<int64_t>(b, cfg_value(b, "text.hidden_size"), int64_t(1) << 40); }, "text.hidden_size");
+  edit([&](auto& b) { set_le<int64_t>(b, cfg_value(b, "text.num_attention_heads"), 0); },
+       "text.num_attention_heads");
+  edit([&](auto& b) { set_le<int64_t>(b, cfg_value(b, "text.hidden_size"), -64); },
+       "text.hidden_size");
+  edit([&](auto& b) { set_le<int64_t>(b, cfg_value(b, "text.hidden_size"), int64_t(1) << 40); },
+       "text.hidden_size");
   edit([&](auto& b) { set_le<int64_t>(b, cfg_value(b, "tokens.image"), 5000); }, "tokens.image");
-  edit([&](auto& b) { set_le<double>(b, cfg_value(b, "text.rms_norm_eps"), -1.0); }, "text.rms_norm_eps");
+  edit([&](auto& b) { set_le<double>(b, cfg_value(b, "text.rms_norm_eps"), -1.0); },
+       "text.rms_norm_eps");
   edit([&](auto& b) { b[cfg_value(b, "has_vision") - 2] = 'm'; }, "has_vision");
   // Changing a shape-defining value makes the table disagree with the config.
-  edit([&](auto& b) { set_le<int64_t>(b, cfg_value(b, "text.intermediate_size"), 96); }, "the config implies");
+  edit([&](auto& b) { set_le<int64_t>(b, cfg_value(b, "text.intermediate_size"), 96); },
+       "the config implies");
 }
 
 TEST_CASE("the writer refuses incomplete or oversized tensors and leaves no file") {
@@ -347,15 +373,17 @@ TEST_CASE("the writer refuses incomplete or oversized tensors and leaves no file
   const gemma3::ModelFile mf = gemma3::ModelFile::open(convert_tiny(tmp, WeightType::BF16));
   const std::string out = tmp / "w.g3";
   {
-    gemma3::ModelWriter w(out, mf.config(), WeightType::BF16, mf.tokenizer_data(), mf.chat_template());
+    gemma3::ModelWriter w(out, mf.config(), WeightType::BF16, mf.tokenizer_data(),
+                          mf.chat_template());
     std::vector<float> row(64, 0.5f);
-    w.write_f32(row.data(), 64);                                 // one row of embed_tokens
+    w.write_f32(row.data(), 64);                                  // one row of embed_tokens
     CHECK_THROWS_AS(w.write_f32(row.data(), 10), gemma3::Error);  // not whole rows
     CHECK_THROWS_AS(w.finish(), gemma3::Error);                   // tensors missing
   }
   CHECK(!exists(out));
   CHECK(list_dir(tmp.path).size() == 1);  // only m.g3: the temp file is gone
-  CHECK_THROWS_AS(gemma3::ModelWriter(tmp / "no/such/dir/x.g3", mf.config(), WeightType::BF16, mf.tokenizer_data(), ""),
+  CHECK_THROWS_AS(gemma3::ModelWriter(tmp / "no/such/dir/x.g3", mf.config(), WeightType::BF16,
+                                      mf.tokenizer_data(), ""),
                   gemma3::Error);
 }
 

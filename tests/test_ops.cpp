@@ -189,7 +189,8 @@ TEST_CASE("axpy, weighted_sum, scale, add") {
         const double r = double(y0[i]) + double(alpha) * x[i];
         const double r16 = double(y0[i]) + double(alpha) * bf16_to_f32(x16[i]);
         CHECK(std::fabs(y[i] - r) <= 2 * kU * (std::fabs(alpha * x[i]) + std::fabs(y0[i])));
-        CHECK(std::fabs(y16[i] - r16) <= 2 * kU * (std::fabs(alpha * x[i]) + std::fabs(y0[i])) + 1e-30);
+        CHECK(std::fabs(y16[i] - r16) <=
+              2 * kU * (std::fabs(alpha * x[i]) + std::fabs(y0[i])) + 1e-30);
       }
       // scale and add are single roundings: equal to the scalar f32 ops.
       auto s = x;
@@ -269,7 +270,7 @@ QuantRef quant_ref(const MatView& W, const float* x, size_t r) {
 
 TEST_CASE("matvec: all weight types vs reference, exact integer case, threads") {
   std::mt19937 rng(3);
-  const size_t shapes[][2] = {{1, 1},  {1, 37}, {5, 48},  {7, 112}, {3, 33},  {2, 16},
+  const size_t shapes[][2] = {{1, 1},   {1, 37},    {5, 48},   {7, 112},   {3, 33}, {2, 16},
                               {17, 96}, {130, 100}, {9, 4304}, {64, 2560}, {3, 200}};
   for_each_target("matvec", [&] {
     for (WeightType t : kTypes) {
@@ -314,7 +315,8 @@ TEST_CASE("matvec: all weight types vs reference, exact integer case, threads") 
           scramble_padding(e, rng);
           auto ix = random_ints(rng, cols, -2, 2);
           if (is_quantized(t))
-            for (size_t c = 0; c < cols; c += 32) ix[std::min(cols - 1, c + rng() % 32)] = (rng() & 1) ? 127.0f : -127.0f;
+            for (size_t c = 0; c < cols; c += 32)
+              ix[std::min(cols - 1, c + rng() % 32)] = (rng() & 1) ? 127.0f : -127.0f;
           mv(e.view, ix.data(), y.data(), 1);
           size_t bad = 0;
           for (size_t r = 0; r < rows; ++r) {
@@ -404,7 +406,7 @@ TEST_CASE("matmul: all weight types vs reference, bias, exact case, threads, n-i
   std::mt19937 rng(4);
   // (n, rows, cols): tails of the 8-row tile, of the 2-vector strip, of the
   // 128-row block and of the 256-deep panel.
-  const size_t shapes[][3] = {{1, 1, 1},    {3, 5, 7},     {9, 33, 48},  {17, 40, 112},
+  const size_t shapes[][3] = {{1, 1, 1},     {3, 5, 7},      {9, 33, 48},  {17, 40, 112},
                               {13, 70, 300}, {70, 129, 257}, {6, 20, 4304}};
   for_each_target("matmul", [&] {
     for (WeightType t : kTypes) {
@@ -446,7 +448,8 @@ TEST_CASE("matmul: all weight types vs reference, bias, exact case, threads, n-i
         for (size_t i = 0; i < n; ++i) {
           for (size_t j = 0; j < rows; ++j) {
             double ref = 0;
-            for (size_t k = 0; k < cols; ++k) ref += double(iX[i * cols + k]) * e.values[j * cols + k];
+            for (size_t k = 0; k < cols; ++k)
+              ref += double(iX[i * cols + k]) * e.values[j * cols + k];
             bad += Y[i * rows + j] != float(ref);
           }
         }
@@ -515,8 +518,9 @@ TEST_CASE("rms_norm and layer_norm") {
           // roundings and + b: |Δ| ≤ (n + 8)·u·(|x − mean| + mean|x|)·rstd·|w|
           // + 2u·(|y| + |b|).
           const double rz = (xr[i] - mean) * rstd * w[i] + b[i];
-          const double tol = (n + 8) * kU * (std::fabs(xr[i] - mean) + asum / n) * rstd * std::fabs(w[i]) +
-                             2 * kU * (std::fabs(rz) + std::fabs(b[i]));
+          const double tol =
+              (n + 8) * kU * (std::fabs(xr[i] - mean) + asum / n) * rstd * std::fabs(w[i]) +
+              2 * kU * (std::fabs(rz) + std::fabs(b[i]));
           CHECK(std::fabs(z[r * n + i] - rz) <= tol);
         }
       }
@@ -582,7 +586,8 @@ TEST_CASE("gelu (tanh approximation) and gelu_mul") {
       size_t bad = 0;
       for (size_t i = 0; i < n; ++i) {
         const double u = x[i];
-        const double ref = 0.5 * u * (1.0 + std::tanh(0.7978845608028654 * (u + 0.044715 * u * u * u)));
+        const double ref =
+            0.5 * u * (1.0 + std::tanh(0.7978845608028654 * (u + 0.044715 * u * u * u)));
         // tanh ≤ 4 ulp (of |t| ≤ 1): 0.5|u|·4u; the argument's 3 roundings
         // move tanh by ≤ 0.5|u|·3u·|arg|·sech²(arg) ≤ 0.5|u|·3u·0.45;
         // 3 more roundings on the result: 3u·|gelu|. Together ≤ 4u·(|u| + |gelu|).
@@ -590,7 +595,8 @@ TEST_CASE("gelu (tanh approximation) and gelu_mul") {
         const double err = std::fabs(g[i] - ref);
         worst = std::max(worst, err / tol);
         bad += !(err <= tol);
-        bad += !(std::fabs(gm[i] - ref * up[i]) <= tol * std::fabs(up[i]) + kU * std::fabs(ref * up[i]));
+        bad += !(std::fabs(gm[i] - ref * up[i]) <=
+                 tol * std::fabs(up[i]) + kU * std::fabs(ref * up[i]));
       }
       CHECK(bad == 0);
     }
@@ -639,7 +645,8 @@ TEST_CASE("rope: rotate-half pairs (i, i + D/2)") {
 
 TEST_CASE("avg_pool_2d matches the summation order of AvgPool2d exactly") {
   std::mt19937 rng(9);
-  const size_t cases[][4] = {{8, 8, 5, 4}, {6, 9, 17, 2}, {64, 64, 37, 4}, {3, 3, 1, 3}, {5, 7, 3, 2}};
+  const size_t cases[][4] = {
+      {8, 8, 5, 4}, {6, 9, 17, 2}, {64, 64, 37, 4}, {3, 3, 1, 3}, {5, 7, 3, 2}};
   for_each_target("avg_pool_2d", [&] {
     for (const auto& cs : cases) {
       const size_t H = cs[0], W = cs[1], C = cs[2], k = cs[3];
@@ -678,7 +685,8 @@ TEST_CASE("patch_embed: im2col order of a Conv2d weight [out, C, p, p]") {
     for (WeightType t : {WeightType::F32, WeightType::BF16}) {
       const auto m = make_matrix(t, w, O, C * p * p);
       std::vector<float> out(g * g * O);
-      ops::patch_embed(image.data(), C, S, p, m.view, bias.data(), out.data(), ops::ThreadContext(2, 0));
+      ops::patch_embed(image.data(), C, S, p, m.view, bias.data(), out.data(),
+                       ops::ThreadContext(2, 0));
       for (size_t r = 0; r < g; ++r) {
         for (size_t q = 0; q < g; ++q) {
           for (size_t o = 0; o < O; ++o) {
@@ -735,12 +743,15 @@ TEST_CASE("limit_targets caps dispatch at a named target; unknown names are refu
     CHECK(std::string(ops::best_supported_target_name()) == hwy::TargetName(t));
     seen += std::string(" ") + hwy::TargetName(t);
   }
-  ops::limit_targets(hwy::TargetName(targets.front()));  // back up: the cap is replaced, not narrowed
+  ops::limit_targets(
+      hwy::TargetName(targets.front()));  // back up: the cap is replaced, not narrowed
   CHECK(std::string(ops::active_target_name()) == hwy::TargetName(targets.front()));
   CHECK(ops::compiled_target_names().find(hwy::TargetName(targets.front())) != std::string::npos);
-  CHECK_THROWS_WITH_AS(ops::limit_targets("AVX9"), doctest::Contains("unknown SIMD target 'AVX9'"), Error);
+  CHECK_THROWS_WITH_AS(ops::limit_targets("AVX9"), doctest::Contains("unknown SIMD target 'AVX9'"),
+                       Error);
   CHECK_THROWS_AS(ops::limit_targets(""), Error);
   hwy::DisableTargets(0);
   ops::limit_targets_from_env();  // as the run started
-  std::printf("limit_targets: capped at%s (compiled: %s)\n", seen.c_str(), ops::compiled_target_names().c_str());
+  std::printf("limit_targets: capped at%s (compiled: %s)\n", seen.c_str(),
+              ops::compiled_target_names().c_str());
 }

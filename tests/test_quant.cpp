@@ -187,7 +187,8 @@ double check_quantized(WeightType t, const std::vector<float>& x, size_t rows, s
       const size_t c0 = g * kQuantGroup;
       // the scale is f16(max|x| / qmax) of this group
       float amax = 0;
-      for (size_t c = c0; c < cols && c < c0 + kQuantGroup; ++c) amax = std::max(amax, std::fabs(x[r * cols + c]));
+      for (size_t c = c0; c < cols && c < c0 + kQuantGroup; ++c)
+        amax = std::max(amax, std::fabs(x[r * cols + c]));
       uint16_t sbits;
       std::memcpy(&sbits, buf.data() + soff + 2 * (r * groups + g), 2);
       const float s = f16_to_f32(sbits);
@@ -215,7 +216,8 @@ double check_quantized(WeightType t, const std::vector<float>& x, size_t rows, s
         //   normal scale:    |x − q·s| ≤ s/2·(1 + 2⁻¹⁶)
         //   subnormal or 0:  |x − q·s| ≤ qmax·2⁻²⁵ (f16 rounding of s)
         const double err = std::fabs(double(x[r * cols + c]) - double(out[c]));
-        const double tol = std::max(s / 2.0 * (1 + std::ldexp(1.0, -16)), qmax * std::ldexp(1.0, -25) * 1.0001);
+        const double tol =
+            std::max(s / 2.0 * (1 + std::ldexp(1.0, -16)), qmax * std::ldexp(1.0, -25) * 1.0001);
         bad += !(err <= tol);
         if (s >= 6.103515625e-05f) worst = std::max(worst, err / s);  // normal scales
       }
@@ -230,7 +232,8 @@ double check_quantized(WeightType t, const std::vector<float>& x, size_t rows, s
 TEST_CASE("quantize_matrix / dequantize_row: layout and round-trip bound") {
   std::mt19937 rng(12);
   std::uniform_real_distribution<float> uni(-1.0f, 1.0f);
-  const size_t shapes[][2] = {{1, 1}, {3, 31}, {2, 32}, {4, 33}, {5, 48}, {3, 112}, {2, 4304}, {7, 100}};
+  const size_t shapes[][2] = {{1, 1},  {3, 31},  {2, 32},   {4, 33},
+                              {5, 48}, {3, 112}, {2, 4304}, {7, 100}};
   for (WeightType t : {WeightType::Q8, WeightType::Q4}) {
     const std::string type = weight_type_name(t);
     CAPTURE(type);
@@ -247,7 +250,7 @@ TEST_CASE("quantize_matrix / dequantize_row: layout and round-trip bound") {
       }
       if (cols >= 40) {
         for (size_t c = 0; c < 32; ++c) x[c] = 0.0f;  // an all-zero group
-        x[32] = 1.0f;                                  // a group with one value
+        x[32] = 1.0f;                                 // a group with one value
         for (size_t c = 33; c < std::min<size_t>(cols, 64); ++c) x[c] = 0.0f;
       }
       worst = std::max(worst, check_quantized(t, x, rows, cols));
@@ -267,7 +270,8 @@ TEST_CASE("quantize_matrix / dequantize_row: layout and round-trip bound") {
     for (size_t r = 0; r < 3; ++r) {
       dequantize_row(W, r, out.data());
       for (size_t c = 0; c < 5; ++c) {
-        const float want = t == WeightType::F32 ? x[r * 5 + c] : bf16_to_f32(f32_to_bf16(x[r * 5 + c]));
+        const float want =
+            t == WeightType::F32 ? x[r * 5 + c] : bf16_to_f32(f32_to_bf16(x[r * 5 + c]));
         CHECK(out[c] == want);
       }
     }
@@ -291,5 +295,6 @@ TEST_CASE("quantize_matrix: bad input throws gemma3::Error") {
   MatView W{static_cast<WeightType>(9), 1, 1, buf.data()};
   float out;
   CHECK_THROWS_AS(dequantize_row(W, 0, &out), gemma3::Error);
-  CHECK_THROWS_AS(quantize_matrix(static_cast<WeightType>(9), x.data(), 1, 1, buf.data()), gemma3::Error);
+  CHECK_THROWS_AS(quantize_matrix(static_cast<WeightType>(9), x.data(), 1, 1, buf.data()),
+                  gemma3::Error);
 }

@@ -53,7 +53,7 @@ TEST_CASE("sampler: greedy never returns excluded ids or ids >= vocabulary") {
   l[19] = 9;  // beyond the vocabulary (like the 4B's 64 extra rows)
   l[7] = 8;   // an image marker
   l[3] = 5;
-  l[4] = 5;   // tie with 3: the smaller id wins
+  l[4] = 5;  // tie with 3: the smaller id wins
   SamplingOptions o;
   o.greedy = true;
   Sampler s(o, 16, {7});
@@ -90,7 +90,8 @@ TEST_CASE("sampler: plain sampling follows the softmax; temperature sharpens it"
   Sampler s(plain(), 4);
   const int n = 40000;
   auto h = histogram(s, l, n);
-  for (int i = 0; i < 4; ++i) CHECK(double(h[i]) / n == doctest::Approx(p[size_t(i)]).epsilon(0.05));
+  for (int i = 0; i < 4; ++i)
+    CHECK(double(h[i]) / n == doctest::Approx(p[size_t(i)]).epsilon(0.05));
   SamplingOptions o = plain();
   o.temperature = 0.5f;  // p^2 normalised: 0.25, 0.09, 0.0225, 0.0025 / 0.365
   Sampler t(o, 4);
@@ -163,12 +164,12 @@ TEST_CASE("sampler: repetition penalty divides positive and multiplies negative 
   o.repeat_penalty = 1.5f;
   Sampler s(o, 4);
   CHECK(s.sample(l.data(), 4, {}) == 0);
-  CHECK(s.sample(l.data(), 4, {0}) == 1);        // 2.0 / 1.5 < 1.9
-  CHECK(s.sample(l.data(), 4, {0, 1}) == 0);     // 1.33 > 1.27
+  CHECK(s.sample(l.data(), 4, {0}) == 1);     // 2.0 / 1.5 < 1.9
+  CHECK(s.sample(l.data(), 4, {0, 1}) == 0);  // 1.33 > 1.27
   std::vector<float> neg = {-1.0f, -1.2f};
-  CHECK(s.sample(neg.data(), 2, {0}) == 1);      // −1.5 < −1.2
-  CHECK(s.sample(l.data(), 4, {}) == 0);         // penalties do not stick
-  o.repeat_last_n = 1;                           // only the last token counts
+  CHECK(s.sample(neg.data(), 2, {0}) == 1);  // −1.5 < −1.2
+  CHECK(s.sample(l.data(), 4, {}) == 0);     // penalties do not stick
+  o.repeat_last_n = 1;                       // only the last token counts
   Sampler w(o, 4);
   CHECK(w.sample(l.data(), 4, {0, 3}) == 0);
 }

@@ -49,10 +49,13 @@ TEST_CASE("session: greedy raw generation reproduces the reference continuation"
   const auto prompt = goldens::ids("gen_prompt_ids");
   const auto want = goldens::ids("gen_new_ids");
   std::string streamed;
-  const auto r = s.generate(prompt, [&](const std::string& t, int) {
-    streamed += t;
-    return true;
-  }, want.size());
+  const auto r = s.generate(
+      prompt,
+      [&](const std::string& t, int) {
+        streamed += t;
+        return true;
+      },
+      want.size());
   CHECK(r.tokens == want);
   CHECK(r.reason == StopReason::MaxTokens);
   CHECK(streamed == r.text);
@@ -76,28 +79,27 @@ TEST_CASE("session: multi-turn chat reuses the cache and follows the template") 
   const auto r1 = s.chat("hello there", {}, 6);
   const std::vector<int> after1 = s.tokens();
   const ChatFormat fmt = ChatFormat::from_config(m.config());
-  const auto turn1 = tokenize_chat(m.tokenizer(),
-                                   {ChatMessage("system", "be brief"), ChatMessage("user", "hello there")},
-                                   true, fmt);
+  const auto turn1 = tokenize_chat(
+      m.tokenizer(), {ChatMessage("system", "be brief"), ChatMessage("user", "hello there")}, true,
+      fmt);
   REQUIRE(after1.size() >= turn1.size());
   CHECK(std::vector<int>(after1.begin(), after1.begin() + std::ptrdiff_t(turn1.size())) == turn1);
   CHECK_THROWS_AS(s.set_system("too late"), Error);
 
   const auto r2 = s.chat("and then?", {}, 4);
   // Only the new turn was prefilled (plus the held-back last reply token).
-  const auto full_empty_reply = tokenize_chat(
-      m.tokenizer(),
-      {ChatMessage("system", "be brief"), ChatMessage("user", "hello there"),
-       ChatMessage("assistant", ""), ChatMessage("user", "and then?")},
-      true, fmt);
+  const auto full_empty_reply =
+      tokenize_chat(m.tokenizer(),
+                    {ChatMessage("system", "be brief"), ChatMessage("user", "hello there"),
+                     ChatMessage("assistant", ""), ChatMessage("user", "and then?")},
+                    true, fmt);
   std::vector<int> expect = turn1;
   expect.insert(expect.end(), r1.tokens.begin(), r1.tokens.end());
   expect.insert(expect.end(), full_empty_reply.begin() + std::ptrdiff_t(turn1.size()),
                 full_empty_reply.end());
   std::vector<int> hist(s.tokens().begin(), s.tokens().begin() + std::ptrdiff_t(expect.size()));
   CHECK(hist == expect);
-  CHECK(s.timings().prompt_tokens ==
-        expect.size() - after1.size());  // never re-runs earlier turns
+  CHECK(s.timings().prompt_tokens == expect.size() - after1.size());  // never re-runs earlier turns
 
   // The same conversation again gives the same ids (greedy, deterministic).
   Session again(m, greedy_f32());
@@ -160,7 +162,8 @@ TEST_CASE("session: context overflow is a clear error") {
   o.context = 12;
   Session s(tiny_model(), o);
   std::vector<int> long_prompt(13, 20);
-  CHECK_THROWS_WITH_AS(s.generate(long_prompt, {}, 1), doctest::Contains("context overflow"), Error);
+  CHECK_THROWS_WITH_AS(s.generate(long_prompt, {}, 1), doctest::Contains("context overflow"),
+                       Error);
   CHECK(s.position() == 0);
   CHECK_THROWS_WITH_AS(s.generate(goldens::ids("text0_ids"), {}, 100),
                        doctest::Contains("context overflow"), Error);
@@ -205,7 +208,8 @@ namespace {
 // The chunk ends of prefilling n tokens (gemma3/prefill.hpp).
 std::vector<size_t> chunk_ends(size_t n, size_t chunk, const std::vector<ImageSpan>& spans) {
   std::vector<size_t> ends;
-  for (size_t pos = 0; pos < n; pos = ends.back()) ends.push_back(prefill_chunk_end(pos, n, chunk, spans));
+  for (size_t pos = 0; pos < n; pos = ends.back())
+    ends.push_back(prefill_chunk_end(pos, n, chunk, spans));
   return ends;
 }
 
@@ -224,8 +228,9 @@ TEST_CASE("prefill: image blocks and chunk ends around them") {
   const float e = 0;
   auto span = [&](size_t start, size_t count) { return ImageSpan{start, count, &e}; };
   CHECK(chunk_ends(10, 4, {}) == Ends{4, 8, 10});
-  CHECK(chunk_ends(12, 4, {span(4, 4)}) == Ends{4, 8, 12});      // a block exactly on a chunk boundary
-  CHECK(chunk_ends(12, 4, {span(2, 3)}) == Ends{2, 6, 10, 12});  // across one: the chunk ends before it
+  CHECK(chunk_ends(12, 4, {span(4, 4)}) == Ends{4, 8, 12});  // a block exactly on a chunk boundary
+  CHECK(chunk_ends(12, 4, {span(2, 3)}) ==
+        Ends{2, 6, 10, 12});  // across one: the chunk ends before it
   CHECK(chunk_ends(12, 4, {span(1, 6)}) == Ends{1, 7, 11, 12});  // longer than a chunk: one chunk
   CHECK(chunk_ends(10, 4, {span(2, 3), span(5, 3)}) == Ends{2, 5, 9, 10});  // adjacent spans
   CHECK(chunk_ends(8, 4, {span(5, 3)}) == Ends{4, 8});                      // at the very end
@@ -258,8 +263,9 @@ TEST_CASE("prefill: the library function, its checks and the image-block checks"
   // Refused before any chunk runs: the cache is untouched.
   KVCache fresh(c.text, ids.size(), KVType::F32);
   auto refused = [&](const std::vector<ImageSpan>& s, size_t chunk, const char* what) {
-    CHECK_THROWS_WITH_AS(prefill(dec, fresh, ids.data(), ids.size(), s, chunk, nullptr, false, buf, tc),
-                         doctest::Contains(what), Error);
+    CHECK_THROWS_WITH_AS(
+        prefill(dec, fresh, ids.data(), ids.size(), s, chunk, nullptr, false, buf, tc),
+        doctest::Contains(what), Error);
     CHECK(fresh.length() == 0);
   };
   refused({{ids.size() - 2, 4, e0.data.data()}}, 7, "does not lie inside");
@@ -267,16 +273,19 @@ TEST_CASE("prefill: the library function, its checks and the image-block checks"
   refused({spans[1], spans[0]}, 7, "sorted and disjoint");
   refused(spans, 0, "at least 1");
   KVCache small(c.text, ids.size() - 1, KVType::F32);
-  CHECK_THROWS_WITH_AS(prefill(dec, small, ids.data(), ids.size(), spans, 7, nullptr, false, buf, tc),
-                       doctest::Contains("context overflow"), Error);
+  CHECK_THROWS_WITH_AS(
+      prefill(dec, small, ids.data(), ids.size(), spans, 7, nullptr, false, buf, tc),
+      doctest::Contains("context overflow"), Error);
 
   // One image per block of mm_tokens_per_image ids; errors start with `who`.
   CHECK(check_image_blocks(c, ids, 2).size() == 2);
-  CHECK_THROWS_WITH_AS(check_image_blocks(c, ids, 1, "x"),
-                       doctest::Contains("x: the prompt has 2 image blocks (runs of image token id"), Error);
+  CHECK_THROWS_WITH_AS(
+      check_image_blocks(c, ids, 1, "x"),
+      doctest::Contains("x: the prompt has 2 image blocks (runs of image token id"), Error);
   const std::vector<int> short_block = {2, c.tokens.image, c.tokens.image, 5};
   CHECK_THROWS_WITH_AS(check_image_blocks(c, short_block, 1, "x"),
-                       doctest::Contains("x: image block 0 at position 1 has 2 image tokens"), Error);
+                       doctest::Contains("x: image block 0 at position 1 has 2 image tokens"),
+                       Error);
   CHECK(encode_image_blocks(m, {2, 5}, {}, tc).spans.empty());  // no blocks: no encoder
 }
 
@@ -297,9 +306,9 @@ TEST_CASE("gemma3-dump: logits, hidden states and reference greedy ids match the
     return s;
   };
   // text1 with a small chunk: logits + residual stream.
-  std::string cmd = tool_command(bin) + " -m \"" + model + "\" --ids " + join(goldens::ids("text1_ids")) +
-                    " --logits \"" + dir + "logits.npy\" --hidden \"" + dir +
-                    "hidden.npy\" --chunk 5 --threads 2";
+  std::string cmd = tool_command(bin) + " -m \"" + model + "\" --ids " +
+                    join(goldens::ids("text1_ids")) + " --logits \"" + dir +
+                    "logits.npy\" --hidden \"" + dir + "hidden.npy\" --chunk 5 --threads 2";
   REQUIRE(std::system(cmd.c_str()) == 0);
   const auto logits = npy::load<float>(dir + "logits.npy");
   const auto ref = goldens::load("text1_logits");
@@ -319,8 +328,8 @@ TEST_CASE("gemma3-dump: logits, hidden states and reference greedy ids match the
   CHECK(goldens::read_text(dir + "gen.txt") == want + "\n");
 
   // Errors: exit status 1 and "error: ..." (no crash).
-  cmd = tool_command(bin) + " -m \"" + model + "\" --ids 2,99999 --logits \"" + dir + "x.npy\" 2> \"" +
-        dir + "err.txt\"";
+  cmd = tool_command(bin) + " -m \"" + model + "\" --ids 2,99999 --logits \"" + dir +
+        "x.npy\" 2> \"" + dir + "err.txt\"";
   CHECK(std::system(cmd.c_str()) != 0);
   CHECK(goldens::read_text(dir + "err.txt").rfind("error: ", 0) == 0);
 }
@@ -339,8 +348,8 @@ TEST_CASE("gemma3-run: one turn, interactive turns from stdin, raw mode, errors"
   const std::string base = tool_command(bin) + " -m \"" + model + "\" --threads 1 ";
 
   // One greedy chat turn: stdout = the reply the API gives, stderr = speed figures.
-  std::string cmd = base + "-p \"hello there\" -n 6 --greedy > \"" + out + "1.txt\" 2> \"" + out +
-                    "1.err\"";
+  std::string cmd =
+      base + "-p \"hello there\" -n 6 --greedy > \"" + out + "1.txt\" 2> \"" + out + "1.err\"";
   REQUIRE(std::system(cmd.c_str()) == 0);
   SessionOptions o = greedy_f32();
   Session s(tiny_model(), o);
@@ -349,8 +358,7 @@ TEST_CASE("gemma3-run: one turn, interactive turns from stdin, raw mode, errors"
   CHECK(goldens::read_text(out + "1.err").find("tokens/s") != std::string::npos);
 
   // Interactive: two lines = two turns continuing one conversation.
-  cmd = "printf 'hello there\\nand then?\\n' | " + base + "-n 4 --greedy -q > \"" + out +
-        "2.txt\"";
+  cmd = "printf 'hello there\\nand then?\\n' | " + base + "-n 4 --greedy -q > \"" + out + "2.txt\"";
   REQUIRE(std::system(cmd.c_str()) == 0);
   Session t(tiny_model(), o);
   const std::string r1 = t.chat("hello there", {}, 4).text;

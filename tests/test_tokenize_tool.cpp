@@ -38,18 +38,21 @@ std::vector<std::string> lines_of(const std::string& path) {
 }
 
 std::string scratch(const std::string& name) {
-  return std::string(GEMMA3_BINARY_DIR) + "/test_tokenize_tool_" + std::to_string(::getpid()) + "_" + name;
+  return std::string(GEMMA3_BINARY_DIR) + "/test_tokenize_tool_" + std::to_string(::getpid()) +
+         "_" + name;
 }
 
 std::vector<int> ids_of(const json::Value& v) {
   std::vector<int> ids;
-  for (const json::Value& x : json::get(v, "ids", "line").as_array()) ids.push_back(int(x.as_int("id")));
+  for (const json::Value& x : json::get(v, "ids", "line").as_array())
+    ids.push_back(int(x.as_int("id")));
   return ids;
 }
 
 // Runs the tool on `golden` (jsonl with text/ids fields): encode every text,
 // then decode the golden ids; compares with the golden fields.
-void check_corpus(const std::string& tokenizer, const std::string& golden, const char* decoded_field) {
+void check_corpus(const std::string& tokenizer, const std::string& golden,
+                  const char* decoded_field) {
   const auto golden_lines = lines_of(golden);
   REQUIRE(!golden_lines.empty());
   const std::string in = scratch("in.jsonl"), out = scratch("out.jsonl");
@@ -65,8 +68,10 @@ void check_corpus(const std::string& tokenizer, const std::string& golden, const
       dec << "]}\n";
     }
   }
-  REQUIRE(std::system((tool_command(kBin) + " " + tokenizer + " < " + in + " > " + out).c_str()) == 0);
-  REQUIRE(std::system((tool_command(kBin) + " " + tokenizer + " --decode < " + din + " > " + dout).c_str()) == 0);
+  REQUIRE(std::system((tool_command(kBin) + " " + tokenizer + " < " + in + " > " + out).c_str()) ==
+          0);
+  REQUIRE(std::system((tool_command(kBin) + " " + tokenizer + " --decode < " + din + " > " + dout)
+                          .c_str()) == 0);
   const auto got = lines_of(out), got_text = lines_of(dout);
   REQUIRE(got.size() == golden_lines.size());
   REQUIRE(got_text.size() == golden_lines.size());
@@ -86,7 +91,8 @@ void check_corpus(const std::string& tokenizer, const std::string& golden, const
 
 TEST_CASE("gemma3-tokenize: the real tokenizer.model, every golden string (encode and decode)") {
   REQUIRE_MESSAGE(exists(kBin), "build the gemma3-tokenize target first: " << kBin);
-  check_corpus(kData + "/tokenizer/tokenizer.model", kData + "/tokenizer/golden_dev.jsonl", "decoded");
+  check_corpus(kData + "/tokenizer/tokenizer.model", kData + "/tokenizer/golden_dev.jsonl",
+               "decoded");
 }
 
 TEST_CASE("gemma3-tokenize: a converted model file carries its tokenizer") {
@@ -105,7 +111,8 @@ TEST_CASE("gemma3-tokenize: bad input exits 1 with 'error: ...'") {
   const std::string tok = kData + "/tokenizer/tokenizer.model";
   auto run = [&](const std::string& args, const std::string& input) {
     std::ofstream(in) << input;
-    const int rc = std::system((tool_command(kBin) + " " + args + " < " + in + " > /dev/null 2> " + err).c_str());
+    const int rc = std::system(
+        (tool_command(kBin) + " " + args + " < " + in + " > /dev/null 2> " + err).c_str());
     std::ifstream f(err);
     std::stringstream s;
     s << f.rdbuf();

@@ -151,7 +151,8 @@ TEST_CASE("tokenizer: golden_dev.jsonl — SentencePiece ids and decode, 100%") 
     stream_ok += s == decoded;
     CHECK((decoded == text) == json::get_bool(r, "roundtrip", id));
   }
-  MESSAGE("golden_dev: encode " << enc_ok << "/295, decode " << dec_ok << "/295, stream " << stream_ok << "/295");
+  MESSAGE("golden_dev: encode " << enc_ok << "/295, decode " << dec_ok << "/295, stream "
+                                << stream_ok << "/295");
 }
 
 TEST_CASE("tokenizer: tiny checkpoint tokenizer — golden_tiny.jsonl") {
@@ -183,7 +184,11 @@ TEST_CASE("tokenizer: decode_cases.jsonl") {
     if (want.is_null()) {  // SentencePiece reports an error (id out of range)
       CHECK_THROWS_AS(t.decode(ids), gemma3::Error);
       gemma3::StreamDecoder d(t);
-      CHECK_THROWS_AS([&] { for (int id : ids) d.push(id); }(), gemma3::Error);
+      CHECK_THROWS_AS(
+          [&] {
+            for (int id : ids) d.push(id);
+          }(),
+          gemma3::Error);
       continue;
     }
     CHECK(t.decode(ids) == want.as_string());
@@ -200,10 +205,12 @@ TEST_CASE("tokenizer: streaming never splits a UTF-8 character") {
   CHECK(d.push(409).empty());
   CHECK(d.push(407) == "\xF0\x9F\xAB\xA9");
   // A lead byte followed by a non-continuation byte is invalid at once.
-  CHECK(d.push(478).empty());                        // F0
-  CHECK(d.push(238 + 0x41) == "\xEF\xBF\xBD" "A");   // F0 then 'A' byte
-  CHECK(d.push(478).empty());                        // F0 pending
-  CHECK(d.flush() == "\xEF\xBF\xBD");                // end of stream: U+FFFD
+  CHECK(d.push(478).empty());  // F0
+  CHECK(d.push(238 + 0x41) ==
+        "\xEF\xBF\xBD"
+        "A");                          // F0 then 'A' byte
+  CHECK(d.push(478).empty());          // F0 pending
+  CHECK(d.flush() == "\xEF\xBF\xBD");  // end of stream: U+FFFD
   d.reset();
   CHECK(d.push(238 + 0xE0).empty());
   CHECK(d.push(238 + 0x80) == "\xEF\xBF\xBD\xEF\xBF\xBD");  // E0 80 is an overlong prefix
@@ -227,8 +234,23 @@ TEST_CASE("tokenizer: streaming never splits a UTF-8 character") {
 TEST_CASE("tokenizer: random byte strings — no crash, SentencePiece's U+FFFD rule, round trip") {
   const Tokenizer& t = real();
   std::mt19937 rng(12345);
-  const char* pool[] = {"a", "b", " ", "  ", "\n", "\t", "\xC3\xA9", "\xE4\xB8\xAD", "\xF0\x9F\x98\x8A", "<", ">",
-                        "<start_of_turn>", "<bos>", "\xE2\x96\x81", "\xEF\xBF\xBD", "1", "."};
+  const char* pool[] = {"a",
+                        "b",
+                        " ",
+                        "  ",
+                        "\n",
+                        "\t",
+                        "\xC3\xA9",
+                        "\xE4\xB8\xAD",
+                        "\xF0\x9F\x98\x8A",
+                        "<",
+                        ">",
+                        "<start_of_turn>",
+                        "<bos>",
+                        "\xE2\x96\x81",
+                        "\xEF\xBF\xBD",
+                        "1",
+                        "."};
   for (int iter = 0; iter < 400; ++iter) {
     std::string s;
     const int n = static_cast<int>(rng() % 40);
@@ -285,8 +307,10 @@ TEST_CASE("tokenizer: load time of the real vocabulary") {
 
 TEST_CASE("tokenizer: from_pieces validates") {
   auto base = [] {
-    std::vector<Piece> p = {{"<pad>", 0, PieceType::Control}, {"<eos>", 0, PieceType::Control},
-                            {"<bos>", 0, PieceType::Control}, {"<unk>", 0, PieceType::Unknown}};
+    std::vector<Piece> p = {{"<pad>", 0, PieceType::Control},
+                            {"<eos>", 0, PieceType::Control},
+                            {"<bos>", 0, PieceType::Control},
+                            {"<unk>", 0, PieceType::Unknown}};
     for (int b = 0; b < 256; ++b) {
       char name[8];
       std::snprintf(name, sizeof name, "<0x%02X>", b);
@@ -343,10 +367,11 @@ TEST_CASE("tokenizer: from_pieces validates") {
 TEST_CASE("tokenizer: SentencePiece semantics without byte fallback, with UNUSED pieces") {
   // unknown characters collapse into one <unk>; an UNUSED piece formed by a merge is
   // split back into its halves (bpe_model.cc resegment).
-  std::vector<Piece> p = {{"<unk>", 0, PieceType::Unknown}, {"<s>", 0, PieceType::Control},
-                          {"a", -1, PieceType::Normal},     {"b", -2, PieceType::Normal},
-                          {"ab", -3, PieceType::Unused},    {"c", -4, PieceType::Normal},
-                          {"abc", -5, PieceType::Normal},   {"\xE2\x96\x81", -6, PieceType::Normal}};
+  std::vector<Piece> p = {
+      {"<unk>", 0, PieceType::Unknown}, {"<s>", 0, PieceType::Control},
+      {"a", -1, PieceType::Normal},     {"b", -2, PieceType::Normal},
+      {"ab", -3, PieceType::Unused},    {"c", -4, PieceType::Normal},
+      {"abc", -5, PieceType::Normal},   {"\xE2\x96\x81", -6, PieceType::Normal}};
   gemma3::TokenizerOptions o;
   o.byte_fallback = false;
   const Tokenizer t = Tokenizer::from_pieces(p, o);
@@ -360,8 +385,12 @@ TEST_CASE("tokenizer: SentencePiece semantics without byte fallback, with UNUSED
 }
 
 TEST_CASE("tokenizer: dummy prefix and whitespace squeezing like SentencePiece's defaults") {
-  std::vector<Piece> p = {{"<unk>", 0, PieceType::Unknown},   {"\xE2\x96\x81", -1, PieceType::Normal},
-                          {"a", -2, PieceType::Normal},       {"\xE2\x96\x81" "a", -3, PieceType::Normal},
+  std::vector<Piece> p = {{"<unk>", 0, PieceType::Unknown},
+                          {"\xE2\x96\x81", -1, PieceType::Normal},
+                          {"a", -2, PieceType::Normal},
+                          {"\xE2\x96\x81"
+                           "a",
+                           -3, PieceType::Normal},
                           {"b", -4, PieceType::Normal}};
   gemma3::TokenizerOptions o;
   o.byte_fallback = false;
@@ -421,7 +450,8 @@ TEST_CASE("tokenizer: tokenizer.json reader on a file made from the tiny model")
   bool first = true;
   for (int id = 0; id < t.vocab_size(); ++id) {
     const PieceType ty = t.piece_type(id);
-    if (ty != PieceType::Control && ty != PieceType::Unknown && ty != PieceType::UserDefined) continue;
+    if (ty != PieceType::Control && ty != PieceType::Unknown && ty != PieceType::UserDefined)
+      continue;
     if (!first) j += ",";
     first = false;
     j += R"({"id":)" + std::to_string(id) + R"(,"content":)" + json::quote(t.piece(id)) +
@@ -430,9 +460,11 @@ TEST_CASE("tokenizer: tokenizer.json reader on a file made from the tiny model")
   }
   j += R"(,{"id":960,"content":"<image_soft_token>","special":true}],)";
   j += R"("normalizer":{"type":"Replace","pattern":{"String":" "},"content":"\u2581"},)";
-  j += R"("pre_tokenizer":{"type":"Split","pattern":{"String":" "},"behavior":"MergedWithPrevious","invert":false},)";
+  j +=
+      R"("pre_tokenizer":{"type":"Split","pattern":{"String":" "},"behavior":"MergedWithPrevious","invert":false},)";
   j += R"("model":{"type":"BPE","unk_token":"<unk>","byte_fallback":true,"vocab":{)";
-  for (int id = 0; id < t.vocab_size(); ++id) j += (id ? "," : "") + json::quote(t.piece(id)) + ":" + std::to_string(id);
+  for (int id = 0; id < t.vocab_size(); ++id)
+    j += (id ? "," : "") + json::quote(t.piece(id)) + ":" + std::to_string(id);
   j += R"(},"merges":[]}})";
   const Tokenizer u = Tokenizer::from_json(j, "tiny tokenizer.json");
   REQUIRE(u.vocab_size() == t.vocab_size());
@@ -448,8 +480,9 @@ TEST_CASE("tokenizer: tokenizer.json reader on a file made from the tiny model")
     CHECK(u.encode(text) == ints(json::get(r, "ids", "tiny")));
   }
   CHECK_THROWS_AS(Tokenizer::from_json(R"({"model":{"type":"Unigram"}})"), gemma3::Error);
-  CHECK_THROWS_AS(Tokenizer::from_json(R"({"model":{"type":"BPE","unk_token":"<unk>","vocab":{"<unk>":1}}})"),
-                  gemma3::Error);
+  CHECK_THROWS_AS(
+      Tokenizer::from_json(R"({"model":{"type":"BPE","unk_token":"<unk>","vocab":{"<unk>":1}}})"),
+      gemma3::Error);
 }
 
 // The released tokenizer.json (33 MB) is not in the repository: set
@@ -486,7 +519,8 @@ TEST_CASE("tokenizer: released tokenizer.json (GEMMA3_TOKENIZER_JSON, skipped wh
     }
   }
   CHECK(agree == hf_agree_rows);
-  MESSAGE("tokenizer.json: " << agree << "/" << hf_agree_rows << " rows equal to hf_ids where the README says they agree");
+  MESSAGE("tokenizer.json: " << agree << "/" << hf_agree_rows
+                             << " rows equal to hf_ids where the README says they agree");
 }
 
 // Encoding is done in independent chunks (cut at frozen symbols and "▁" runs); with an
@@ -498,8 +532,10 @@ TEST_CASE("tokenizer: chunked encoding equals the single-pass algorithm") {
   std::vector<Piece> p = t.pieces();
   p.push_back({"\x01\x02never-matched", 0, PieceType::Unused});
   const Tokenizer single = Tokenizer::from_pieces(p, t.options());
-  std::vector<std::string> texts = {"<b> </b>", "a> </a>   > </  >  </", "x>\t </y", "<td> </td>\n<tr> </tr>"};
-  for (const auto& r : read_jsonl(kData + "/golden_dev.jsonl")) texts.push_back(json::get_string(r, "text", "golden"));
+  std::vector<std::string> texts = {"<b> </b>", "a> </a>   > </  >  </", "x>\t </y",
+                                    "<td> </td>\n<tr> </tr>"};
+  for (const auto& r : read_jsonl(kData + "/golden_dev.jsonl"))
+    texts.push_back(json::get_string(r, "text", "golden"));
   std::string all;
   for (const auto& s : texts) all += s + " > </";
   texts.push_back(all);

@@ -125,7 +125,8 @@ Diff check_image(const std::string& type, int image, Bound tol, int threads) {
   enc.encode(pixels.data.data(), out.data(), ops::ThreadContext(threads), &obs);
 
   Diff worst;
-  auto check = [&](const std::string& name, const float* got, size_t n, const npy::Array<float>& ref) {
+  auto check = [&](const std::string& name, const float* got, size_t n,
+                   const npy::Array<float>& ref) {
     INFO(type << " img" << image << " " << name);
     REQUIRE(ref.size() == n);
     const Diff d = diff(got, ref.data.data(), n);
@@ -192,9 +193,8 @@ TEST_CASE("vision: q8 and q4 models stay within their measured bounds") {
     q4.max_excess = std::max(q4.max_excess, b.max_excess);
     q4.rel_rms = std::max(q4.rel_rms, b.rel_rms);
   }
-  MESSAGE("worst max|diff|/(1+|ref|) and rel rms: q8 " << q8.max_excess << ", " << q8.rel_rms
-                                                        << "; q4 " << q4.max_excess << ", "
-                                                        << q4.rel_rms);
+  MESSAGE("worst max|diff|/(1+|ref|) and rel rms: q8 "
+          << q8.max_excess << ", " << q8.rel_rms << "; q4 " << q4.max_excess << ", " << q4.rel_rms);
   // The quantized models really differ from the f32 one (this test can fail).
   CHECK(q8.rel_rms > 1e-4);
   CHECK(q4.rel_rms > 4 * q8.rel_rms);
@@ -313,7 +313,8 @@ RandomModel make_model() {
   c.vision.hidden_size = 40;
   c.vision.num_hidden_layers = 2;
   c.vision.num_attention_heads = 2;
-  c.vision.intermediate_size = 200;  // > 3·Hv: the MLP runs in two passes (VisionEncoder::mlp_rows_)
+  c.vision.intermediate_size =
+      200;  // > 3·Hv: the MLP runs in two passes (VisionEncoder::mlp_rows_)
   c.vision.patch_size = 14;
   c.vision.image_size = 14 * 18;
   c.vision.num_channels = 3;
@@ -429,7 +430,8 @@ Mat reference_encode(const RandomModel& m, const std::vector<float>& px) {
     for (size_t i = 0; i < x.size(); ++i) x[i] += o[i];
     a = ref_layer_norm(x, N, Hv, L.layer_norm2_weight, L.layer_norm2_bias, eps);
     Mat f = ref_linear(a, N, L.fc1, L.fc1_bias);
-    for (double& u : f) u = 0.5 * u * (1 + std::tanh(std::sqrt(2 / M_PI) * (u + 0.044715 * u * u * u)));
+    for (double& u : f)
+      u = 0.5 * u * (1 + std::tanh(std::sqrt(2 / M_PI) * (u + 0.044715 * u * u * u)));
     const Mat g = ref_linear(f, N, L.fc2, L.fc2_bias);
     for (size_t i = 0; i < x.size(); ++i) x[i] += g[i];
   }
@@ -441,7 +443,8 @@ Mat reference_encode(const RandomModel& m, const std::vector<float>& px) {
       for (size_t dy = 0; dy < kk; ++dy)
         for (size_t dx = 0; dx < kk; ++dx)
           for (size_t o = 0; o < Hv; ++o)
-            pooled[(R * tps + Q) * Hv + o] += x[((kk * R + dy) * P + kk * Q + dx) * Hv + o] / double(kk * kk);
+            pooled[(R * tps + Q) * Hv + o] +=
+                x[((kk * R + dy) * P + kk * Q + dx) * Hv + o] / double(kk * kk);
   for (size_t t = 0; t < T; ++t) {
     double ms = 0;
     for (size_t o = 0; o < Hv; ++o) ms += pooled[t * Hv + o] * pooled[t * Hv + o];
@@ -473,7 +476,8 @@ TEST_CASE("vision: other shapes (324 patches, 3x3 pooling) match a double refere
   std::vector<float> reff(ref.begin(), ref.end());
   const Diff d = diff(out.data(), reff.data(), out.size());
   // f32 vs double through 2 layers of width ≤ 588: measured ≈ 1e-6.
-  MESSAGE("324-patch model vs double reference: max|diff| " << d.max_abs << ", rel rms " << d.rel_rms);
+  MESSAGE("324-patch model vs double reference: max|diff| " << d.max_abs << ", rel rms "
+                                                            << d.rel_rms);
   CHECK(d.max_excess <= 1e-5);
   CHECK(d.rel_rms <= 1e-5);
 }

@@ -43,9 +43,7 @@ inline const gemma3::json::Value& tiny_config() {
 inline std::vector<int> ids(const std::string& name) {
   std::vector<int> out;
   const auto& arr =
-      gemma3::json::get(gemma3::json::get(index(), "inputs", "goldens"), name,
-                                "inputs")
-          .as_array();
+      gemma3::json::get(gemma3::json::get(index(), "inputs", "goldens"), name, "inputs").as_array();
   for (const auto& x : arr) out.push_back(int(x.as_int()));
   return out;
 }

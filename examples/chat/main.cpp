@@ -51,7 +51,8 @@ int main(int argc, char** argv) {
       const gemma3::GenerateResult reply = session.chat(line, print, /*max_new_tokens=*/512);
       const gemma3::Timings& t = session.timings();
       std::cout << "\n";
-      std::fprintf(stderr, "[%zu prompt tokens, %zu generated%s, %.1f tokens/s, %zu/%zu positions used]\n",
+      std::fprintf(stderr,
+                   "[%zu prompt tokens, %zu generated%s, %.1f tokens/s, %zu/%zu positions used]\n",
                    t.prompt_tokens, t.generated_tokens,
                    reply.reason == gemma3::StopReason::MaxTokens ? " (cut at the limit)" : "",
                    t.decode_tokens_per_second(), session.position(), session.context());

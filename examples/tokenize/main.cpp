@@ -42,7 +42,8 @@ int main(int argc, char** argv) {
 
     // decode() is the exact inverse for valid UTF-8 text.
     const std::string back = tok.decode(ids);
-    std::printf("decoded back: \"%s\" (%s)\n", back.c_str(), back == text ? "identical" : "differs");
+    std::printf("decoded back: \"%s\" (%s)\n", back.c_str(),
+                back == text ? "identical" : "differs");
 
     // The same text as one user turn of the Gemma 3 chat template. The ids that
     // vary by model come from a ChatFormat (ChatFormat::from_config(model.config())

@@ -65,15 +65,19 @@ inline std::string find_chat_template(const std::string& dir) {
     throw Error(path + ": chat_template list has no \"default\" entry");
   };
   std::string t;
-  if (detail::file_exists(dir + "/tokenizer_config.json")) t = from_json(dir + "/tokenizer_config.json");
-  if (t.empty() && detail::file_exists(dir + "/chat_template.json")) t = from_json(dir + "/chat_template.json");
-  if (t.empty() && detail::file_exists(dir + "/chat_template.jinja")) t = detail::read_file_bytes(dir + "/chat_template.jinja");
+  if (detail::file_exists(dir + "/tokenizer_config.json"))
+    t = from_json(dir + "/tokenizer_config.json");
+  if (t.empty() && detail::file_exists(dir + "/chat_template.json"))
+    t = from_json(dir + "/chat_template.json");
+  if (t.empty() && detail::file_exists(dir + "/chat_template.jinja"))
+    t = detail::read_file_bytes(dir + "/chat_template.jinja");
   return t;
 }
 
 class ConvertProgress {
  public:
-  ConvertProgress(uint64_t total, bool on) : total_(total ? total : 1), tty_(isatty(2) != 0), on_(on) {}
+  ConvertProgress(uint64_t total, bool on)
+      : total_(total ? total : 1), tty_(isatty(2) != 0), on_(on) {}
   void advance(uint64_t bytes) {
     if (!on_) return;
     done_ += bytes;
@@ -82,8 +86,9 @@ class ConvertProgress {
     last_ = pct;
     if (tty_) {
       const int w = 40, fill = pct * w / 100;
-      std::fprintf(stderr, "\r[%.*s%*s] %3d%%  %.2f / %.2f GB", fill, "########################################",
-                   w - fill, "", pct, double(done_) / 1e9, double(total_) / 1e9);
+      std::fprintf(stderr, "\r[%.*s%*s] %3d%%  %.2f / %.2f GB", fill,
+                   "########################################", w - fill, "", pct,
+                   double(done_) / 1e9, double(total_) / 1e9);
       if (pct == 100) std::fputc('\n', stderr);
     } else {
       while (last_line_ < pct / 10) std::fprintf(stderr, "converted %d%%\n", ++last_line_ * 10);
@@ -97,20 +102,25 @@ class ConvertProgress {
   int last_ = -1, last_line_ = 0;
 };
 
-inline ConvertSummary convert_hf_checkpoint(const std::string& dir, const std::string& out, const ConvertOptions& opt) {
+inline ConvertSummary convert_hf_checkpoint(const std::string& dir, const std::string& out,
+                                            const ConvertOptions& opt) {
   const WeightType type = opt.type;
   const auto t0 = std::chrono::steady_clock::now();
   // -- config
   const std::string cfg_path = dir + "/config.json";
-  if (!detail::file_exists(cfg_path)) throw Error(cfg_path + ": missing (is " + dir + " a Hugging Face checkpoint directory?)");
+  if (!detail::file_exists(cfg_path))
+    throw Error(cfg_path + ": missing (is " + dir + " a Hugging Face checkpoint directory?)");
   ModelConfig cfg = resolve_hf_config(detail::read_file_bytes(cfg_path), cfg_path);
   const std::string pre_path = dir + "/preprocessor_config.json";
-  if (detail::file_exists(pre_path)) resolve_hf_preprocessor(detail::read_file_bytes(pre_path), pre_path, cfg);
+  if (detail::file_exists(pre_path))
+    resolve_hf_preprocessor(detail::read_file_bytes(pre_path), pre_path, cfg);
 
   // -- tokenizer + chat template
   const std::string tok_path = dir + "/tokenizer.model";
-  if (!detail::file_exists(tok_path)) throw Error(tok_path + ": missing (the SentencePiece tokenizer is required)");
-  const TokenizerData tok = detail::parse_sentencepiece_model(detail::read_file_bytes(tok_path), tok_path);
+  if (!detail::file_exists(tok_path))
+    throw Error(tok_path + ": missing (the SentencePiece tokenizer is required)");
+  const TokenizerData tok =
+      detail::parse_sentencepiece_model(detail::read_file_bytes(tok_path), tok_path);
   Tokenizer::from_data(tok, tok_path);  // validates the vocabulary
   auto piece_id = [&](const char* text) -> int {
     for (size_t i = 0; i < tok.pieces.size(); ++i)
@@ -133,17 +143,22 @@ inline ConvertSummary convert_hf_checkpoint(const std::string& dir, const std::s
     for (const std::string& n : s.hf_names) {
       const StTensor* t = ckpt.find(n);
       if (t == nullptr) continue;
-      if (src[i] != nullptr) throw Error(dir + ": tensor " + s.name + " is present twice (" + src[i]->name + " and " + n + ")");
+      if (src[i] != nullptr)
+        throw Error(dir + ": tensor " + s.name + " is present twice (" + src[i]->name + " and " +
+                    n + ")");
       src[i] = t;
       claimed[n] = 1;
     }
-    if (src[i] == nullptr) throw Error(dir + ": missing tensor " + s.hf_names.front() + " (" + s.name + ")");
+    if (src[i] == nullptr)
+      throw Error(dir + ": missing tensor " + s.hf_names.front() + " (" + s.name + ")");
     const StTensor& t = *src[i];
     if (t.shape != s.hf_shape)
-      throw Error(ckpt.shard_path(t) + ": tensor " + t.name + " has shape " + detail::shape_str(t.shape) + ", the config implies " +
+      throw Error(ckpt.shard_path(t) + ": tensor " + t.name + " has shape " +
+                  detail::shape_str(t.shape) + ", the config implies " +
                   detail::shape_str(s.hf_shape));
     if (t.dtype != "BF16" && t.dtype != "F16" && t.dtype != "F32")
-      throw Error(ckpt.shard_path(t) + ": tensor " + t.name + ": unsupported dtype " + t.dtype + " (need BF16, F16 or F32)");
+      throw Error(ckpt.shard_path(t) + ": tensor " + t.name + ": unsupported dtype " + t.dtype +
+                  " (need BF16, F16 or F32)");
     total_bytes += t.end - t.begin;
   }
   for (const StTensor& t : ckpt.tensors()) {
@@ -151,13 +166,20 @@ inline ConvertSummary convert_hf_checkpoint(const std::string& dir, const std::s
     if (is_tied_lm_head_name(t.name)) {
       // Tied LM head (spec §1.2): it must be the embedding itself.
       const StTensor& e = *src[0];
-      if (t.shape != e.shape) throw Error(ckpt.shard_path(t) + ": tensor " + t.name + " has shape " + detail::shape_str(t.shape) + ", expected the embedding's " + detail::shape_str(e.shape));
-      bool same = t.dtype == e.dtype && std::memcmp(ckpt.bytes(t), ckpt.bytes(e), size_t(t.end - t.begin)) == 0;
-      if (!same) throw Error(ckpt.shard_path(t) + ": tensor " + t.name + " differs from embed_tokens (untied LM heads are not supported)");
+      if (t.shape != e.shape)
+        throw Error(ckpt.shard_path(t) + ": tensor " + t.name + " has shape " +
+                    detail::shape_str(t.shape) + ", expected the embedding's " +
+                    detail::shape_str(e.shape));
+      bool same = t.dtype == e.dtype &&
+                  std::memcmp(ckpt.bytes(t), ckpt.bytes(e), size_t(t.end - t.begin)) == 0;
+      if (!same)
+        throw Error(ckpt.shard_path(t) + ": tensor " + t.name +
+                    " differs from embed_tokens (untied LM heads are not supported)");
       continue;
     }
     const std::string why = (!cfg.has_vision && t.name.find("vision") != std::string::npos)
-                                ? " (config.json describes a text-only model)" : "";
+                                ? " (config.json describes a text-only model)"
+                                : "";
     throw Error(ckpt.shard_path(t) + ": unexpected tensor " + t.name + why);
   }
 

@@ -67,10 +67,12 @@ inline int get_int_or(const json::Value& o, const char* key, int def, const std:
   const json::Value* v = o.find(key);
   if (v == nullptr || v->is_null()) return def;
   const int64_t x = v->as_int(what + "." + key);
-  if (x < INT32_MIN || x > INT32_MAX) throw Error(what + "." + key + ": value " + std::to_string(x) + " is out of range");
+  if (x < INT32_MIN || x > INT32_MAX)
+    throw Error(what + "." + key + ": value " + std::to_string(x) + " is out of range");
   return int(x);
 }
-inline double get_double_or(const json::Value& o, const char* key, double def, const std::string& what) {
+inline double get_double_or(const json::Value& o, const char* key, double def,
+                            const std::string& what) {
   const json::Value* v = o.find(key);
   if (v == nullptr || v->is_null()) return def;
   return v->as_double(what + "." + key);
@@ -81,14 +83,16 @@ inline bool get_bool_or(const json::Value& o, const char* key, bool def, const s
   return v->as_bool(what + "." + key);
 }
 // An id or a list of ids (eos_token_id may be either).
-inline std::vector<int> get_ids_or(const json::Value& o, const char* key, std::vector<int> def, const std::string& what) {
+inline std::vector<int> get_ids_or(const json::Value& o, const char* key, std::vector<int> def,
+                                   const std::string& what) {
   const json::Value* v = o.find(key);
   if (v == nullptr || v->is_null()) return def;
   const std::string w = what + "." + key;
   std::vector<int> out;
   auto one = [&](const json::Value& x) {
     const int64_t id = x.as_int(w);
-    if (id < 0 || id > INT32_MAX) throw Error(w + ": token id " + std::to_string(id) + " is out of range");
+    if (id < 0 || id > INT32_MAX)
+      throw Error(w + ": token id " + std::to_string(id) + " is out of range");
     out.push_back(int(id));
   };
   if (v->is_array()) {
@@ -99,13 +103,16 @@ inline std::vector<int> get_ids_or(const json::Value& o, const char* key, std::v
   }
   return out;
 }
-inline void require_value(const json::Value& o, const char* key, const std::string& want, const std::string& what) {
+inline void require_value(const json::Value& o, const char* key, const std::string& want,
+                          const std::string& what) {
   const json::Value* v = o.find(key);
   if (v == nullptr || v->is_null()) return;
   if (v->as_string(what + "." + key) != want)
-    throw Error(what + "." + key + ": \"" + v->as_string() + "\" is not supported (only \"" + want + "\")");
+    throw Error(what + "." + key + ": \"" + v->as_string() + "\" is not supported (only \"" + want +
+                "\")");
 }
-inline void require_bool(const json::Value& o, const char* key, bool want, const std::string& what) {
+inline void require_bool(const json::Value& o, const char* key, bool want,
+                         const std::string& what) {
   if (get_bool_or(o, key, want, what) != want)
     throw Error(what + "." + key + ": " + (want ? "false" : "true") + " is not supported");
 }
@@ -131,7 +138,8 @@ inline void resolve_text(const json::Value& tc, TextConfig& t, const std::string
   t.head_dim = get_int_or(tc, "head_dim", t.head_dim, w);
   t.intermediate_size = get_int_or(tc, "intermediate_size", t.intermediate_size, w);
   t.vocab_size = get_int_or(tc, "vocab_size", t.vocab_size, w);
-  t.max_position_embeddings = get_int_or(tc, "max_position_embeddings", t.max_position_embeddings, w);
+  t.max_position_embeddings =
+      get_int_or(tc, "max_position_embeddings", t.max_position_embeddings, w);
   t.sliding_window = get_int_or(tc, "sliding_window", t.sliding_window, w);
   t.sliding_window_pattern = get_int_or(tc, "sliding_window_pattern", t.sliding_window_pattern, w);
   t.sliding_window_pattern = get_int_or(tc, "_sliding_window_pattern", t.sliding_window_pattern, w);
@@ -141,7 +149,8 @@ inline void resolve_text(const json::Value& tc, TextConfig& t, const std::string
   t.query_pre_attn_scalar = get_double_or(tc, "query_pre_attn_scalar", t.query_pre_attn_scalar, w);
   t.attn_logit_softcapping = get_double_or(tc, "attn_logit_softcapping", 0.0, w);
   t.final_logit_softcapping = get_double_or(tc, "final_logit_softcapping", 0.0, w);
-  if (const json::Value* rs = tc.find("rope_scaling")) t.rope_scaling_factor = linear_factor(*rs, w + ".rope_scaling");
+  if (const json::Value* rs = tc.find("rope_scaling"))
+    t.rope_scaling_factor = linear_factor(*rs, w + ".rope_scaling");
   // Newer transformers: per layer type {"full_attention": {...}, "sliding_attention": {...}}.
   if (const json::Value* rp = tc.find("rope_parameters"); rp != nullptr && !rp->is_null()) {
     const std::string rw = w + ".rope_parameters";
@@ -152,7 +161,8 @@ inline void resolve_text(const json::Value& tc, TextConfig& t, const std::string
     if (const json::Value* sl = rp->find("sliding_attention")) {
       if (linear_factor(*sl, rw + ".sliding_attention") != 1.0)
         throw Error(rw + ".sliding_attention: RoPE scaling on local layers is not supported");
-      t.rope_local_base_freq = get_double_or(*sl, "rope_theta", t.rope_local_base_freq, rw + ".sliding_attention");
+      t.rope_local_base_freq =
+          get_double_or(*sl, "rope_theta", t.rope_local_base_freq, rw + ".sliding_attention");
     }
   }
   require_value(tc, "hidden_activation", "gelu_pytorch_tanh", w);
@@ -169,10 +179,12 @@ inline void resolve_text(const json::Value& tc, TextConfig& t, const std::string
       else throw Error(w + ".layer_types: unknown layer type \"" + s + "\"");
     }
     if (t.layer_is_global.size() != size_t(std::max(t.num_hidden_layers, 0)))
-      throw Error(w + ".layer_types: " + std::to_string(t.layer_is_global.size()) + " entries for " +
-                  std::to_string(t.num_hidden_layers) + " layers");
-  } else if (t.num_hidden_layers > 0 && t.num_hidden_layers <= 1024 && t.sliding_window_pattern > 0) {
-    for (int i = 0; i < t.num_hidden_layers; ++i) t.layer_is_global.push_back((i + 1) % t.sliding_window_pattern == 0);
+      throw Error(w + ".layer_types: " + std::to_string(t.layer_is_global.size()) +
+                  " entries for " + std::to_string(t.num_hidden_layers) + " layers");
+  } else if (t.num_hidden_layers > 0 && t.num_hidden_layers <= 1024 &&
+             t.sliding_window_pattern > 0) {
+    for (int i = 0; i < t.num_hidden_layers; ++i)
+      t.layer_is_global.push_back((i + 1) % t.sliding_window_pattern == 0);
   }
 }
 
@@ -215,7 +227,8 @@ inline ModelConfig resolve_hf_config(const std::string& config_json, const std::
   } else if (model_type == "gemma3_text") {
     c.has_vision = false;
   } else {
-    throw Error(what + ": model_type \"" + model_type + "\" is not supported (need gemma3 or gemma3_text)");
+    throw Error(what + ": model_type \"" + model_type +
+                "\" is not supported (need gemma3 or gemma3_text)");
   }
   const json::Value empty = json::parse("{}", what);
   hf::resolve_text(tc ? *tc : empty, c.text, tw);
@@ -233,7 +246,8 @@ inline ModelConfig resolve_hf_config(const std::string& config_json, const std::
 }
 
 // Applies preprocessor_config.json (image size must agree with the vision config).
-inline void resolve_hf_preprocessor(const std::string& text, const std::string& what, ModelConfig& c) {
+inline void resolve_hf_preprocessor(const std::string& text, const std::string& what,
+                                    ModelConfig& c) {
   const json::Value root = json::parse(text, what);
   if (!root.is_object()) throw Error(what + ": expected a JSON object");
   PreprocessConfig& p = c.preprocess;
@@ -255,18 +269,22 @@ inline void resolve_hf_preprocessor(const std::string& text, const std::string& 
     }
   }
   p.do_pan_and_scan = hf::get_bool_or(root, "do_pan_and_scan", false, what);
-  p.pan_and_scan_min_crop_size = hf::get_int_or(root, "pan_and_scan_min_crop_size", p.pan_and_scan_min_crop_size, what);
-  p.pan_and_scan_max_num_crops = hf::get_int_or(root, "pan_and_scan_max_num_crops", p.pan_and_scan_max_num_crops, what);
-  p.pan_and_scan_min_ratio_to_activate =
-      hf::get_double_or(root, "pan_and_scan_min_ratio_to_activate", p.pan_and_scan_min_ratio_to_activate, what);
+  p.pan_and_scan_min_crop_size =
+      hf::get_int_or(root, "pan_and_scan_min_crop_size", p.pan_and_scan_min_crop_size, what);
+  p.pan_and_scan_max_num_crops =
+      hf::get_int_or(root, "pan_and_scan_max_num_crops", p.pan_and_scan_max_num_crops, what);
+  p.pan_and_scan_min_ratio_to_activate = hf::get_double_or(
+      root, "pan_and_scan_min_ratio_to_activate", p.pan_and_scan_min_ratio_to_activate, what);
   if (hf::get_int_or(root, "resample", 2, what) != 2)
     throw Error(what + ".resample: only 2 (bilinear, spec §4.1) is supported");
-  if (const json::Value* size = root.find("size"); size != nullptr && !size->is_null() && c.has_vision) {
+  if (const json::Value* size = root.find("size");
+      size != nullptr && !size->is_null() && c.has_vision) {
     const int h = hf::get_int_or(*size, "height", c.vision.image_size, what + ".size");
     const int wd = hf::get_int_or(*size, "width", c.vision.image_size, what + ".size");
     if (h != c.vision.image_size || wd != c.vision.image_size)
       throw Error(what + ".size: " + std::to_string(h) + "x" + std::to_string(wd) +
-                  " disagrees with vision_config.image_size " + std::to_string(c.vision.image_size));
+                  " disagrees with vision_config.image_size " +
+                  std::to_string(c.vision.image_size));
   }
 }
 

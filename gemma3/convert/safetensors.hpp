@@ -29,10 +29,10 @@ constexpr uint64_t kMaxSafetensorsHeader = uint64_t(100) << 20;  // as the safet
 
 struct StTensor {
   std::string name;
-  std::string dtype;             // "BF16", "F16", "F32", ...
+  std::string dtype;  // "BF16", "F16", "F32", ...
   std::vector<uint64_t> shape;
-  uint64_t begin = 0, end = 0;   // absolute byte range in the shard file
-  size_t shard = 0;              // index into SafetensorsCheckpoint::shards()
+  uint64_t begin = 0, end = 0;  // absolute byte range in the shard file
+  size_t shard = 0;             // index into SafetensorsCheckpoint::shards()
   uint64_t numel() const {
     uint64_t n = 1;
     for (uint64_t d : shape) n *= d;
@@ -43,8 +43,9 @@ struct StTensor {
 // Element size of a safetensors dtype, 0 if the name is not one.
 inline size_t st_dtype_size(const std::string& d) {
   static const std::pair<const char*, size_t> kSizes[] = {
-      {"BOOL", 1}, {"U8", 1}, {"I8", 1}, {"F8_E5M2", 1}, {"F8_E4M3", 1}, {"I16", 2}, {"U16", 2},
-      {"F16", 2}, {"BF16", 2}, {"I32", 4}, {"U32", 4}, {"F32", 4}, {"F64", 8}, {"I64", 8}, {"U64", 8}};
+      {"BOOL", 1}, {"U8", 1},  {"I8", 1},  {"F8_E5M2", 1}, {"F8_E4M3", 1},
+      {"I16", 2},  {"U16", 2}, {"F16", 2}, {"BF16", 2},    {"I32", 4},
+      {"U32", 4},  {"F32", 4}, {"F64", 8}, {"I64", 8},     {"U64", 8}};
   for (const auto& s : kSizes)
     if (d == s.first) return s.second;
   return 0;
@@ -52,25 +53,32 @@ inline size_t st_dtype_size(const std::string& d) {
 
 // Parses and validates the header of a safetensors file held in [data, data+size).
 // `what` names the file in errors. Offsets in the result are absolute.
-inline std::vector<StTensor> parse_safetensors(const uint8_t* data, size_t size, const std::string& what) {
+inline std::vector<StTensor> parse_safetensors(const uint8_t* data, size_t size,
+                                               const std::string& what) {
   detail::require_little_endian(what);  // read_f32 copies F32 data as host-order floats
-  if (size < 8) throw Error(what + ": not a safetensors file (" + std::to_string(size) + " bytes, no header length)");
+  if (size < 8)
+    throw Error(what + ": not a safetensors file (" + std::to_string(size) +
+                " bytes, no header length)");
   uint64_t n = 0;
   for (int i = 7; i >= 0; --i) n = (n << 8) | data[i];
-  if (n > kMaxSafetensorsHeader) throw Error(what + ": safetensors header length " + std::to_string(n) + " is implausibly large");
+  if (n > kMaxSafetensorsHeader)
+    throw Error(what + ": safetensors header length " + std::to_string(n) +
+                " is implausibly large");
   if (n > size - 8)
-    throw Error(what + ": safetensors header length " + std::to_string(n) + " exceeds the file (" + std::to_string(size) +
-                " bytes; truncated?)");
+    throw Error(what + ": safetensors header length " + std::to_string(n) + " exceeds the file (" +
+                std::to_string(size) + " bytes; truncated?)");
   const uint64_t data_start = 8 + n;
   const uint64_t data_size = size - data_start;
   const std::string hw = what + ": safetensors header";
-  const json::Value root = json::parse(std::string_view(reinterpret_cast<const char*>(data + 8), size_t(n)), hw);
+  const json::Value root =
+      json::parse(std::string_view(reinterpret_cast<const char*>(data + 8), size_t(n)), hw);
   if (!root.is_object()) throw Error(hw + ": expected a JSON object, got " + root.type_name());
   std::vector<StTensor> out;
   std::map<std::string, int> seen;
   for (const auto& kv : root.as_object()) {
     const std::string& name = kv.first;
-    if (!seen.emplace(name, 1).second) throw Error(hw + ": tensor \"" + name + "\" is listed twice");
+    if (!seen.emplace(name, 1).second)
+      throw Error(hw + ": tensor \"" + name + "\" is listed twice");
     if (name == "__metadata__") {
       if (!kv.second.is_object()) throw Error(hw + ": __metadata__ must be an object");
       continue;
@@ -84,35 +92,42 @@ inline std::vector<StTensor> parse_safetensors(const uint8_t* data, size_t size,
     const size_t esize = st_dtype_size(t.dtype);
     if (esize == 0) throw Error(tw + ": unknown dtype \"" + t.dtype + "\"");
     const auto& shape = json::get(e, "shape", tw).as_array(tw + ".shape");
-    if (shape.size() > 8) throw Error(tw + ": rank " + std::to_string(shape.size()) + " is too large");
+    if (shape.size() > 8)
+      throw Error(tw + ": rank " + std::to_string(shape.size()) + " is too large");
     uint64_t numel = 1;
     for (const auto& d : shape) {
       const int64_t v = d.as_int(tw + ".shape");
       if (v < 0 || v > (int64_t(1) << 40)) throw Error(tw + ": bad dimension " + std::to_string(v));
       t.shape.push_back(uint64_t(v));
-      if (v != 0 && numel > (uint64_t(1) << 42) / uint64_t(v)) throw Error(tw + ": too many elements");
+      if (v != 0 && numel > (uint64_t(1) << 42) / uint64_t(v))
+        throw Error(tw + ": too many elements");
       numel *= uint64_t(v);
     }
     const auto& offs = json::get(e, "data_offsets", tw).as_array(tw + ".data_offsets");
     if (offs.size() != 2) throw Error(tw + ": data_offsets must hold two numbers");
-    const int64_t b = offs[0].as_int(tw + ".data_offsets"), en = offs[1].as_int(tw + ".data_offsets");
-    if (b < 0 || en < b) throw Error(tw + ": data_offsets [" + std::to_string(b) + ", " + std::to_string(en) + ") are invalid");
+    const int64_t b = offs[0].as_int(tw + ".data_offsets"),
+                  en = offs[1].as_int(tw + ".data_offsets");
+    if (b < 0 || en < b)
+      throw Error(tw + ": data_offsets [" + std::to_string(b) + ", " + std::to_string(en) +
+                  ") are invalid");
     if (uint64_t(en) > data_size)
-      throw Error(tw + ": data_offsets end " + std::to_string(en) + " lies beyond the data (" + std::to_string(data_size) +
-                  " bytes; truncated file?)");
+      throw Error(tw + ": data_offsets end " + std::to_string(en) + " lies beyond the data (" +
+                  std::to_string(data_size) + " bytes; truncated file?)");
     if (uint64_t(en - b) != numel * esize)
-      throw Error(tw + ": " + std::to_string(en - b) + " data bytes do not match " + t.dtype + " shape (" +
-                  std::to_string(numel * esize) + " bytes expected)");
+      throw Error(tw + ": " + std::to_string(en - b) + " data bytes do not match " + t.dtype +
+                  " shape (" + std::to_string(numel * esize) + " bytes expected)");
     t.begin = data_start + uint64_t(b);
     t.end = data_start + uint64_t(en);
     out.push_back(std::move(t));
   }
   std::vector<const StTensor*> order;
   for (const auto& t : out) order.push_back(&t);
-  std::sort(order.begin(), order.end(), [](const StTensor* a, const StTensor* b) { return a->begin < b->begin; });
+  std::sort(order.begin(), order.end(),
+            [](const StTensor* a, const StTensor* b) { return a->begin < b->begin; });
   for (size_t i = 1; i < order.size(); ++i)
     if (order[i]->begin < order[i - 1]->end && order[i]->begin != order[i]->end)
-      throw Error(hw + ": tensors \"" + order[i - 1]->name + "\" and \"" + order[i]->name + "\" overlap");
+      throw Error(hw + ": tensors \"" + order[i - 1]->name + "\" and \"" + order[i]->name +
+                  "\" overlap");
   return out;
 }
 
@@ -130,10 +145,13 @@ class SafetensorsCheckpoint {
       std::map<std::string, std::string> where;  // tensor -> shard file
       std::map<std::string, size_t> shard_ids;
       for (const auto& kv : map.as_object()) {
-        const std::string& shard = kv.second.as_string(index + ": weight_map[\"" + kv.first + "\"]");
+        const std::string& shard =
+            kv.second.as_string(index + ": weight_map[\"" + kv.first + "\"]");
         if (shard.empty() || shard.find('/') != std::string::npos || shard == "." || shard == "..")
-          throw Error(index + ": weight_map[\"" + kv.first + "\"]: bad shard file name \"" + shard + "\"");
-        if (!where.emplace(kv.first, shard).second) throw Error(index + ": tensor \"" + kv.first + "\" listed twice");
+          throw Error(index + ": weight_map[\"" + kv.first + "\"]: bad shard file name \"" + shard +
+                      "\"");
+        if (!where.emplace(kv.first, shard).second)
+          throw Error(index + ": tensor \"" + kv.first + "\" listed twice");
         if (!shard_ids.count(shard)) {
           shard_ids[shard] = c.shards_.size();
           c.shards_.push_back(detail::MappedFile::open(dir + "/" + shard));
@@ -142,13 +160,15 @@ class SafetensorsCheckpoint {
       for (size_t s = 0; s < c.shards_.size(); ++s) c.add_shard(s);
       for (const auto& kv : where) {
         auto it = c.index_.find(kv.first);
-        if (it == c.index_.end() || c.shards_[c.tensors_[it->second].shard].path() != dir + "/" + kv.second)
+        if (it == c.index_.end() ||
+            c.shards_[c.tensors_[it->second].shard].path() != dir + "/" + kv.second)
           throw Error(index + ": tensor \"" + kv.first + "\" is not in shard " + kv.second);
       }
       if (c.tensors_.size() != where.size()) {
         for (const auto& t : c.tensors_)
           if (!where.count(t.name))
-            throw Error(c.shards_[t.shard].path() + ": tensor \"" + t.name + "\" is not listed in " + index);
+            throw Error(c.shards_[t.shard].path() + ": tensor \"" + t.name +
+                        "\" is not listed in " + index);
       }
     } else if (detail::file_exists(single)) {
       c.shards_.push_back(detail::MappedFile::open(single));
@@ -170,7 +190,8 @@ class SafetensorsCheckpoint {
 
   // Elements [first, first+n) of t, converted to f32 (BF16, F16, F32 only).
   void read_f32(const StTensor& t, uint64_t first, size_t n, float* out) const {
-    if (first + n > t.numel()) throw Error(shard_path(t) + ": tensor " + t.name + ": read past its end");
+    if (first + n > t.numel())
+      throw Error(shard_path(t) + ": tensor " + t.name + ": read past its end");
     const uint8_t* p = bytes(t);
     if (t.dtype == "F32") {
       std::memcpy(out, p + first * 4, n * 4);
@@ -182,7 +203,8 @@ class SafetensorsCheckpoint {
         out[i] = bf ? bf16_to_f32(h) : f16_to_f32(h);
       }
     } else {
-      throw Error(shard_path(t) + ": tensor " + t.name + ": unsupported dtype " + t.dtype + " (need BF16, F16 or F32)");
+      throw Error(shard_path(t) + ": tensor " + t.name + ": unsupported dtype " + t.dtype +
+                  " (need BF16, F16 or F32)");
     }
   }
 

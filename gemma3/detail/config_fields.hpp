@@ -46,13 +46,16 @@ void for_each_config_field(Config& c, F&& f) {
   f("vision.image_size", c.vision.image_size);
   f("vision.num_channels", c.vision.num_channels);
   f("vision.layer_norm_eps", c.vision.layer_norm_eps);
-  for (int i = 0; i < 3; ++i) f("preprocess.image_mean." + std::to_string(i), c.preprocess.image_mean[i]);
-  for (int i = 0; i < 3; ++i) f("preprocess.image_std." + std::to_string(i), c.preprocess.image_std[i]);
+  for (int i = 0; i < 3; ++i)
+    f("preprocess.image_mean." + std::to_string(i), c.preprocess.image_mean[i]);
+  for (int i = 0; i < 3; ++i)
+    f("preprocess.image_std." + std::to_string(i), c.preprocess.image_std[i]);
   f("preprocess.rescale_factor", c.preprocess.rescale_factor);
   f("preprocess.do_pan_and_scan", c.preprocess.do_pan_and_scan);
   f("preprocess.pan_and_scan_min_crop_size", c.preprocess.pan_and_scan_min_crop_size);
   f("preprocess.pan_and_scan_max_num_crops", c.preprocess.pan_and_scan_max_num_crops);
-  f("preprocess.pan_and_scan_min_ratio_to_activate", c.preprocess.pan_and_scan_min_ratio_to_activate);
+  f("preprocess.pan_and_scan_min_ratio_to_activate",
+    c.preprocess.pan_and_scan_min_ratio_to_activate);
   f("tokens.pad", c.tokens.pad);
   f("tokens.eos", c.tokens.eos);
   f("tokens.bos", c.tokens.bos);
@@ -89,9 +92,9 @@ inline void validate_config(const ModelConfig& c, const std::string& where) {
   int_in("text.num_attention_heads", t.num_attention_heads, 1, 1024);
   int_in("text.num_key_value_heads", t.num_key_value_heads, 1, t.num_attention_heads);
   if (t.num_attention_heads % t.num_key_value_heads != 0)
-    fail("text.num_key_value_heads", "= " + std::to_string(t.num_key_value_heads) +
-                                         " does not divide num_attention_heads = " +
-                                         std::to_string(t.num_attention_heads));
+    fail("text.num_key_value_heads",
+         "= " + std::to_string(t.num_key_value_heads) +
+             " does not divide num_attention_heads = " + std::to_string(t.num_attention_heads));
   int_in("text.head_dim", t.head_dim, 2, 4096);
   if (t.head_dim % 2 != 0) fail("text.head_dim", "must be even (rotate-half RoPE, spec §3.4)");
   int_in("text.intermediate_size", t.intermediate_size, 1, 1 << 20);
@@ -113,13 +116,11 @@ inline void validate_config(const ModelConfig& c, const std::string& where) {
   if (!(std::isfinite(t.final_logit_softcapping) && t.final_logit_softcapping >= 0))
     fail("text.final_logit_softcapping", "must be finite and >= 0 (0 = none)");
   if (t.layer_is_global.size() != size_t(t.num_hidden_layers))
-    fail("text.layer_is_global", "has " + std::to_string(t.layer_is_global.size()) +
-                                     " entries, expected num_hidden_layers = " +
-                                     std::to_string(t.num_hidden_layers));
+    fail("text.layer_is_global",
+         "has " + std::to_string(t.layer_is_global.size()) +
+             " entries, expected num_hidden_layers = " + std::to_string(t.num_hidden_layers));
 
-  auto token = [&](const char* field, int id) {
-    int_in(field, id, 0, t.vocab_size - 1);
-  };
+  auto token = [&](const char* field, int id) { int_in(field, id, 0, t.vocab_size - 1); };
   token("tokens.pad", c.tokens.pad);
   token("tokens.eos", c.tokens.eos);
   token("tokens.bos", c.tokens.bos);
@@ -129,7 +130,8 @@ inline void validate_config(const ModelConfig& c, const std::string& where) {
     fail("tokens.stop", "must list 1 to 64 token ids");
   for (int id : c.tokens.stop) token("tokens.stop", id);
 
-  int_in("preprocess.pan_and_scan_min_crop_size", c.preprocess.pan_and_scan_min_crop_size, 1, 1 << 16);
+  int_in("preprocess.pan_and_scan_min_crop_size", c.preprocess.pan_and_scan_min_crop_size, 1,
+         1 << 16);
   int_in("preprocess.pan_and_scan_max_num_crops", c.preprocess.pan_and_scan_max_num_crops, 1, 1024);
   pos("preprocess.pan_and_scan_min_ratio_to_activate",
       c.preprocess.pan_and_scan_min_ratio_to_activate, 1e6);
@@ -145,16 +147,16 @@ inline void validate_config(const ModelConfig& c, const std::string& where) {
   int_in("vision.num_hidden_layers", v.num_hidden_layers, 1, 1024);
   int_in("vision.num_attention_heads", v.num_attention_heads, 1, v.hidden_size);
   if (v.hidden_size % v.num_attention_heads != 0)
-    fail("vision.num_attention_heads", "= " + std::to_string(v.num_attention_heads) +
-                                           " does not divide vision.hidden_size = " +
-                                           std::to_string(v.hidden_size));
+    fail("vision.num_attention_heads",
+         "= " + std::to_string(v.num_attention_heads) +
+             " does not divide vision.hidden_size = " + std::to_string(v.hidden_size));
   int_in("vision.intermediate_size", v.intermediate_size, 1, 1 << 20);
   int_in("vision.patch_size", v.patch_size, 1, 1024);
   int_in("vision.image_size", v.image_size, v.patch_size, 1 << 14);
   if (v.image_size % v.patch_size != 0)
-    fail("vision.image_size", "= " + std::to_string(v.image_size) +
-                                  " is not a multiple of vision.patch_size = " +
-                                  std::to_string(v.patch_size));
+    fail("vision.image_size",
+         "= " + std::to_string(v.image_size) +
+             " is not a multiple of vision.patch_size = " + std::to_string(v.patch_size));
   int_in("vision.num_channels", v.num_channels, 3, 3);  // RGB preprocessing (spec §4.1)
   pos("vision.layer_norm_eps", v.layer_norm_eps, 1.0);
   const int pps = c.patches_per_side();

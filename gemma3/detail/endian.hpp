@@ -25,7 +25,8 @@ inline bool is_little_endian() {
 // Throws gemma3::Error "<what>: big-endian hosts are not supported (the format
 // is little-endian)" on a big-endian host; `what` names the file.
 inline void require_little_endian(const std::string& what) {
-  if (!is_little_endian()) throw Error(what + ": big-endian hosts are not supported (the format is little-endian)");
+  if (!is_little_endian())
+    throw Error(what + ": big-endian hosts are not supported (the format is little-endian)");
 }
 
 }  // namespace gemma3::detail

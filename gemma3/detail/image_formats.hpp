@@ -48,10 +48,12 @@ inline const char* sniff_format(const std::uint8_t* p, std::size_t n) {
 }
 
 inline std::uint32_t be32(const std::uint8_t* p) {
-  return (std::uint32_t{p[0]} << 24) | (std::uint32_t{p[1]} << 16) | (std::uint32_t{p[2]} << 8) | p[3];
+  return (std::uint32_t{p[0]} << 24) | (std::uint32_t{p[1]} << 16) | (std::uint32_t{p[2]} << 8) |
+         p[3];
 }
 inline std::uint32_t le32(const std::uint8_t* p) {
-  return (std::uint32_t{p[3]} << 24) | (std::uint32_t{p[2]} << 16) | (std::uint32_t{p[1]} << 8) | p[0];
+  return (std::uint32_t{p[3]} << 24) | (std::uint32_t{p[2]} << 16) | (std::uint32_t{p[1]} << 8) |
+         p[0];
 }
 
 // stb_image pads missing bytes with zeros and decodes cut-off GIF, BMP and
@@ -77,7 +79,8 @@ inline std::string png_chunk_problem(const std::uint8_t* p, std::size_t n,
     const std::uint32_t len = be32(p + i);
     const std::uint8_t* type = p + i + 4;
     if (len > n - i - 8) {  // the data is not all there (a missing CRC stb ignores)
-      const bool named = std::all_of(type, type + 4, [](std::uint8_t c) { return std::isalpha(c) != 0; });
+      const bool named =
+          std::all_of(type, type + 4, [](std::uint8_t c) { return std::isalpha(c) != 0; });
       return (named ? "chunk " + std::string(type, type + 4) : std::string("a chunk")) + " of " +
              std::to_string(len) + " bytes runs past the end of the file";
     }
@@ -104,24 +107,24 @@ inline bool gif_first_frame_is_complete(const std::uint8_t* p, std::size_t n,
     return false;
   };
   if (n < 13) return false;
-  std::size_t i = 13;                                   // header + screen descriptor
-  if (p[10] & 0x80) i += 3u << ((p[10] & 7) + 1);       // global colour table
+  std::size_t i = 13;                              // header + screen descriptor
+  if (p[10] & 0x80) i += 3u << ((p[10] & 7) + 1);  // global colour table
   while (i < n) {
     const std::uint8_t b = p[i++];
-    if (b == 0x21) {                                    // extension: label, sub-blocks
+    if (b == 0x21) {  // extension: label, sub-blocks
       if (transparency_flag && i + 2 < n && p[i] == 0xF9 && p[i + 1] >= 1 && (p[i + 2] & 1))
-        *transparency_flag = i + 2;                     // graphic control: packed byte
+        *transparency_flag = i + 2;  // graphic control: packed byte
       ++i;
       if (!skip_sub_blocks(i)) return false;
-    } else if (b == 0x2C) {                             // image descriptor
+    } else if (b == 0x2C) {  // image descriptor
       if (i + 9 > n) return false;
       const std::uint8_t flags = p[i + 8];
       i += 9;
-      if (flags & 0x80) i += 3u << ((flags & 7) + 1);   // local colour table
-      ++i;                                              // LZW minimum code size
+      if (flags & 0x80) i += 3u << ((flags & 7) + 1);  // local colour table
+      ++i;                                             // LZW minimum code size
       return i <= n && skip_sub_blocks(i);
     } else {
-      return false;                                     // trailer or junk before any image
+      return false;  // trailer or junk before any image
     }
   }
   return false;
@@ -157,9 +160,9 @@ inline bool bmp_is_complete(const std::uint8_t* p, std::size_t n) {
 // file through (fuzz finding 10).
 struct PnmHeader {
   std::uint64_t v[3] = {0, 0, 0};  // width, height, maxval
-  int fields = 0;                   // numbers read (stb reports a bad header if < 3)
-  bool too_long = false;            // a number of more than 9 digits
-  std::size_t end = 0;              // just past the last digit of maxval
+  int fields = 0;                  // numbers read (stb reports a bad header if < 3)
+  bool too_long = false;           // a number of more than 9 digits
+  std::size_t end = 0;             // just past the last digit of maxval
 };
 
 inline PnmHeader pnm_header(const std::uint8_t* p, std::size_t n) {
@@ -263,13 +266,28 @@ inline Image apply_orientation(Image in, int orientation) {
     for (int x = 0; x < out.width; ++x) {
       int sx = x, sy = y;
       switch (orientation) {
-        case 2: sx = w - 1 - x; break;                    // mirror left-right
-        case 3: sx = w - 1 - x; sy = h - 1 - y; break;    // rotate 180
-        case 4: sy = h - 1 - y; break;                    // mirror top-bottom
-        case 5: sx = y; sy = x; break;                    // transpose
-        case 6: sx = y; sy = h - 1 - x; break;            // rotate 90 clockwise
-        case 7: sx = w - 1 - y; sy = h - 1 - x; break;    // transverse
-        default: sx = w - 1 - y; sy = x; break;           // 8: rotate 90 counter-clockwise
+        case 2: sx = w - 1 - x; break;  // mirror left-right
+        case 3:
+          sx = w - 1 - x;
+          sy = h - 1 - y;
+          break;                        // rotate 180
+        case 4: sy = h - 1 - y; break;  // mirror top-bottom
+        case 5:
+          sx = y;
+          sy = x;
+          break;  // transpose
+        case 6:
+          sx = y;
+          sy = h - 1 - x;
+          break;  // rotate 90 clockwise
+        case 7:
+          sx = w - 1 - y;
+          sy = h - 1 - x;
+          break;  // transverse
+        default:
+          sx = w - 1 - y;
+          sy = x;
+          break;  // 8: rotate 90 counter-clockwise
       }
       std::memcpy(&out.rgb[(std::size_t(y) * out.width + x) * 3],
                   &in.rgb[(std::size_t(sy) * w + sx) * 3], 3);
@@ -288,8 +306,8 @@ inline void check_dims(const std::string& name, int w, int h, const ImageLoadOpt
                 " pixels per side (ImageLoadOptions::max_side); refused before decoding");
   const std::uint64_t pixels = std::uint64_t(w) * std::uint64_t(h);
   if (pixels > lim.max_pixels)
-    throw Error("image '" + name + "': " + std::to_string(w) + "x" + std::to_string(h) +
-                " = " + std::to_string(pixels) + " pixels exceeds the limit of " +
+    throw Error("image '" + name + "': " + std::to_string(w) + "x" + std::to_string(h) + " = " +
+                std::to_string(pixels) + " pixels exceeds the limit of " +
                 std::to_string(lim.max_pixels) +
                 " (ImageLoadOptions::max_pixels); refused before decoding");
 }

@@ -54,7 +54,8 @@ class ProtoReader {
   float fixed32_float() {
     if (d_.size() - pos_ < 4) fail("truncated fixed32");
     uint32_t u = 0;
-    for (int i = 0; i < 4; ++i) u |= static_cast<uint32_t>(static_cast<uint8_t>(d_[pos_ + i])) << (8 * i);
+    for (int i = 0; i < 4; ++i)
+      u |= static_cast<uint32_t>(static_cast<uint8_t>(d_[pos_ + i])) << (8 * i);
     pos_ += 4;
     float f;
     std::memcpy(&f, &u, 4);
@@ -70,10 +71,12 @@ class ProtoReader {
     }
   }
   void expect(uint32_t wire_type, uint32_t want, const char* field) {
-    if (wire_type != want) fail(std::string("field ") + field + " has wire type " + std::to_string(wire_type));
+    if (wire_type != want)
+      fail(std::string("field ") + field + " has wire type " + std::to_string(wire_type));
   }
   [[noreturn]] void fail(const std::string& msg) const {
-    throw Error(what_ + ": malformed SentencePiece model at byte " + std::to_string(pos_) + ": " + msg);
+    throw Error(what_ + ": malformed SentencePiece model at byte " + std::to_string(pos_) + ": " +
+                msg);
   }
 
  private:
@@ -117,13 +120,20 @@ inline TokenizerData parse_sentencepiece_model(std::string_view data, const std:
       while (!p.done()) {
         uint32_t pwt = 0;
         const uint32_t pf = p.key(pwt);
-        if (pf == 1) { p.expect(pwt, 2, "SentencePiece.piece"); piece.text = std::string(p.bytes()); }
-        else if (pf == 2) { p.expect(pwt, 5, "SentencePiece.score"); piece.score = p.fixed32_float(); }
-        else if (pf == 3) { p.expect(pwt, 0, "SentencePiece.type"); type = p.varint(); }
-        else p.skip(pwt);
+        if (pf == 1) {
+          p.expect(pwt, 2, "SentencePiece.piece");
+          piece.text = std::string(p.bytes());
+        } else if (pf == 2) {
+          p.expect(pwt, 5, "SentencePiece.score");
+          piece.score = p.fixed32_float();
+        } else if (pf == 3) {
+          p.expect(pwt, 0, "SentencePiece.type");
+          type = p.varint();
+        } else p.skip(pwt);
       }
       if (type < 1 || type > 6)
-        throw Error(what + ": piece " + std::to_string(out.pieces.size()) + " has unknown type " + std::to_string(type));
+        throw Error(what + ": piece " + std::to_string(out.pieces.size()) + " has unknown type " +
+                    std::to_string(type));
       piece.type = static_cast<PieceType>(type);
       out.pieces.push_back(std::move(piece));
     } else if (f == 2) {  // trainer_spec
@@ -132,10 +142,19 @@ inline TokenizerData parse_sentencepiece_model(std::string_view data, const std:
       while (!t.done()) {
         uint32_t twt = 0;
         const uint32_t tf = t.key(twt);
-        auto str = [&](std::string& dst, const char* name) { t.expect(twt, 2, name); dst = std::string(t.bytes()); };
-        auto flag = [&](bool& dst, const char* name) { t.expect(twt, 0, name); dst = t.varint() != 0; };
-        if (tf == 3) { t.expect(twt, 0, "TrainerSpec.model_type"); model_type = static_cast<int64_t>(t.varint()); }
-        else if (tf == 24) flag(opt.treat_whitespace_as_suffix, "TrainerSpec.treat_whitespace_as_suffix");
+        auto str = [&](std::string& dst, const char* name) {
+          t.expect(twt, 2, name);
+          dst = std::string(t.bytes());
+        };
+        auto flag = [&](bool& dst, const char* name) {
+          t.expect(twt, 0, name);
+          dst = t.varint() != 0;
+        };
+        if (tf == 3) {
+          t.expect(twt, 0, "TrainerSpec.model_type");
+          model_type = static_cast<int64_t>(t.varint());
+        } else if (tf == 24)
+          flag(opt.treat_whitespace_as_suffix, "TrainerSpec.treat_whitespace_as_suffix");
         else if (tf == 35) flag(opt.byte_fallback, "TrainerSpec.byte_fallback");
         else if (tf == 44) str(opt.unk_surface, "TrainerSpec.unk_surface");
         else if (tf == 45) str(opt.unk_piece, "TrainerSpec.unk_piece");
@@ -152,19 +171,29 @@ inline TokenizerData parse_sentencepiece_model(std::string_view data, const std:
       while (!n.done()) {
         uint32_t nwt = 0;
         const uint32_t nf = n.key(nwt);
-        auto flag = [&](bool& dst, const char* fname) { n.expect(nwt, 0, fname); dst = n.varint() != 0; };
-        if (nf == 1) { n.expect(nwt, 2, "NormalizerSpec.name"); name = std::string(n.bytes()); }
-        else if (nf == 2) { n.expect(nwt, 2, "NormalizerSpec.precompiled_charsmap"); has_charsmap = !n.bytes().empty(); }
-        else if (f == 3 && nf == 3) flag(opt.add_dummy_prefix, "NormalizerSpec.add_dummy_prefix");
-        else if (f == 3 && nf == 4) flag(opt.remove_extra_whitespaces, "NormalizerSpec.remove_extra_whitespaces");
-        else if (f == 3 && nf == 5) flag(opt.escape_whitespaces, "NormalizerSpec.escape_whitespaces");
+        auto flag = [&](bool& dst, const char* fname) {
+          n.expect(nwt, 0, fname);
+          dst = n.varint() != 0;
+        };
+        if (nf == 1) {
+          n.expect(nwt, 2, "NormalizerSpec.name");
+          name = std::string(n.bytes());
+        } else if (nf == 2) {
+          n.expect(nwt, 2, "NormalizerSpec.precompiled_charsmap");
+          has_charsmap = !n.bytes().empty();
+        } else if (f == 3 && nf == 3) flag(opt.add_dummy_prefix, "NormalizerSpec.add_dummy_prefix");
+        else if (f == 3 && nf == 4)
+          flag(opt.remove_extra_whitespaces, "NormalizerSpec.remove_extra_whitespaces");
+        else if (f == 3 && nf == 5)
+          flag(opt.escape_whitespaces, "NormalizerSpec.escape_whitespaces");
         else n.skip(nwt);
       }
       // Only the identity normalizer is implemented (what Gemma uses); a compiled
       // character map (nmt_nfkc, ...) would change the text before BPE.
       if (has_charsmap)
-        throw Error(what + ": " + (f == 3 ? "normalizer" : "denormalizer") + " \"" + name +
-                    "\" uses a precompiled character map; only the identity normalizer is supported");
+        throw Error(
+            what + ": " + (f == 3 ? "normalizer" : "denormalizer") + " \"" + name +
+            "\" uses a precompiled character map; only the identity normalizer is supported");
     } else {
       r.skip(wt);
     }

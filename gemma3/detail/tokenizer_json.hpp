@@ -52,7 +52,8 @@ inline TokenizerData parse_tokenizer_json(std::string_view text, const std::stri
   std::string unk;
   if (const json::Value* u = model.find("unk_token"); u != nullptr && !u->is_null())
     unk = u->as_string(mwhat + ".unk_token");
-  if (unk.empty()) throw Error(what + ": model.unk_token is missing; a SentencePiece model needs <unk>");
+  if (unk.empty())
+    throw Error(what + ": model.unk_token is missing; a SentencePiece model needs <unk>");
   opt.unk_piece = unk;
 
   // Normalizer: only what a SentencePiece identity normalizer can express.
@@ -60,8 +61,8 @@ inline TokenizerData parse_tokenizer_json(std::string_view text, const std::stri
     const json::Value* pat = n.find("pattern");
     const json::Value* s = pat != nullptr ? pat->find("String") : nullptr;
     const json::Value* c = n.find("content");
-    return s != nullptr && s->is_string() && s->as_string() == " " && c != nullptr && c->is_string() &&
-           c->as_string() == "\xE2\x96\x81";
+    return s != nullptr && s->is_string() && s->as_string() == " " && c != nullptr &&
+           c->is_string() && c->as_string() == "\xE2\x96\x81";
   };
   auto prepend_meta = [](const json::Value& n) {
     const json::Value* p = n.find("prepend");
@@ -72,34 +73,41 @@ inline TokenizerData parse_tokenizer_json(std::string_view text, const std::stri
     std::vector<const json::Value*> steps;
     const std::string& nt = json::get_string(*norm, "type", what + ": normalizer");
     if (nt == "Sequence") {
-      for (const auto& s : json::get(*norm, "normalizers", what + ": normalizer").as_array()) steps.push_back(&s);
+      for (const auto& s : json::get(*norm, "normalizers", what + ": normalizer").as_array())
+        steps.push_back(&s);
     } else {
       steps.push_back(norm);
     }
     size_t i = 0;
-    if (i < steps.size() && steps[i]->find("type") != nullptr && steps[i]->find("type")->is_string() &&
-        steps[i]->find("type")->as_string() == "Prepend" && prepend_meta(*steps[i])) {
+    if (i < steps.size() && steps[i]->find("type") != nullptr &&
+        steps[i]->find("type")->is_string() && steps[i]->find("type")->as_string() == "Prepend" &&
+        prepend_meta(*steps[i])) {
       opt.add_dummy_prefix = true;
       ++i;
     }
-    if (i < steps.size() && steps[i]->find("type") != nullptr && steps[i]->find("type")->is_string() &&
-        steps[i]->find("type")->as_string() == "Replace" && replace_space(*steps[i])) {
+    if (i < steps.size() && steps[i]->find("type") != nullptr &&
+        steps[i]->find("type")->is_string() && steps[i]->find("type")->as_string() == "Replace" &&
+        replace_space(*steps[i])) {
       opt.escape_whitespaces = true;
       ++i;
     }
     if (i != steps.size())
-      throw Error(what + ": unsupported normalizer (only Replace(\" \" -> \"\xE2\x96\x81\"), optionally after "
-                         "Prepend(\"\xE2\x96\x81\"), is supported)");
+      throw Error(
+          what +
+          ": unsupported normalizer (only Replace(\" \" -> \"\xE2\x96\x81\"), optionally after "
+          "Prepend(\"\xE2\x96\x81\"), is supported)");
   }
   const json::Value* pre = root.find("pre_tokenizer");
   if (pre != nullptr && !pre->is_null()) {
     const json::Value* pt = pre->find("type");
     const json::Value* pat = pre->find("pattern");
     const json::Value* ps = pat != nullptr ? pat->find("String") : nullptr;
-    const bool split_space = pt != nullptr && pt->is_string() && pt->as_string() == "Split" && ps != nullptr &&
-                             ps->is_string() && ps->as_string() == " " && opt.escape_whitespaces;
+    const bool split_space = pt != nullptr && pt->is_string() && pt->as_string() == "Split" &&
+                             ps != nullptr && ps->is_string() && ps->as_string() == " " &&
+                             opt.escape_whitespaces;
     if (!split_space)
-      throw Error(what + ": unsupported pre_tokenizer (only none, or Split(\" \") after escaping spaces)");
+      throw Error(what +
+                  ": unsupported pre_tokenizer (only none, or Split(\" \") after escaping spaces)");
   }
 
   // Vocabulary: dense ids.
@@ -111,9 +119,10 @@ inline TokenizerData parse_tokenizer_json(std::string_view text, const std::stri
   for (const auto& kv : vocab) {
     const int64_t id = kv.second.as_int(mwhat + ".vocab[\"" + kv.first + "\"]");
     if (id < 0 || id >= static_cast<int64_t>(vocab.size()))
-      throw Error(what + ": model.vocab id " + std::to_string(id) + " of \"" + kv.first + "\" is outside 0.." +
-                  std::to_string(vocab.size() - 1));
-    if (seen[static_cast<size_t>(id)]) throw Error(what + ": model.vocab uses id " + std::to_string(id) + " twice");
+      throw Error(what + ": model.vocab id " + std::to_string(id) + " of \"" + kv.first +
+                  "\" is outside 0.." + std::to_string(vocab.size() - 1));
+    if (seen[static_cast<size_t>(id)])
+      throw Error(what + ": model.vocab uses id " + std::to_string(id) + " twice");
     seen[static_cast<size_t>(id)] = 1;
     out.pieces[static_cast<size_t>(id)].text = kv.first;
   }
@@ -124,18 +133,21 @@ inline TokenizerData parse_tokenizer_json(std::string_view text, const std::stri
       const std::string awhat = what + ": added_tokens entry";
       const int64_t id = json::get_int(t, "id", awhat);
       const std::string& content = json::get_string(t, "content", awhat);
-      if (id >= static_cast<int64_t>(out.pieces.size())) continue;  // HF-only token, not in the SP vocab
+      if (id >= static_cast<int64_t>(out.pieces.size()))
+        continue;  // HF-only token, not in the SP vocab
       if (id < 0) throw Error(awhat + " \"" + content + "\" has a negative id");
       Piece& p = out.pieces[static_cast<size_t>(id)];
       if (p.text != content)
-        throw Error(awhat + " \"" + content + "\" has id " + std::to_string(id) + ", which model.vocab gives to \"" +
-                    p.text + "\"");
+        throw Error(awhat + " \"" + content + "\" has id " + std::to_string(id) +
+                    ", which model.vocab gives to \"" + p.text + "\"");
       const json::Value* sp = t.find("special");
       const bool special = sp != nullptr && sp->is_bool() && sp->as_bool();
       // Gemma's "<s>"/"</s>" are HTML tags (not special): user-defined.
-      const bool control = special && (content == "<pad>" || content == "<eos>" || content == "<bos>" ||
-                                       content == "<s>" || content == "</s>");
-      p.type = content == unk ? PieceType::Unknown : control ? PieceType::Control : PieceType::UserDefined;
+      const bool control = special && (content == "<pad>" || content == "<eos>" ||
+                                       content == "<bos>" || content == "<s>" || content == "</s>");
+      p.type = content == unk ? PieceType::Unknown
+               : control      ? PieceType::Control
+                              : PieceType::UserDefined;
     }
   }
   int first_normal = -1;
@@ -144,9 +156,11 @@ inline TokenizerData parse_tokenizer_json(std::string_view text, const std::stri
     Piece& p = out.pieces[id];
     if (p.text == unk) p.type = PieceType::Unknown;
     if (p.type == PieceType::Unknown) have_unk = true;
-    if (p.type == PieceType::Normal && opt.byte_fallback && is_byte_piece_text(p.text)) p.type = PieceType::Byte;
+    if (p.type == PieceType::Normal && opt.byte_fallback && is_byte_piece_text(p.text))
+      p.type = PieceType::Byte;
     if (p.type == PieceType::Normal && first_normal < 0) first_normal = static_cast<int>(id);
-    if (p.type == PieceType::Normal) p.score = static_cast<float>(first_normal - static_cast<int>(id));
+    if (p.type == PieceType::Normal)
+      p.score = static_cast<float>(first_normal - static_cast<int>(id));
   }
   if (!have_unk) throw Error(what + ": model.unk_token \"" + unk + "\" is not in model.vocab");
   // Special piece names: SentencePiece's defaults for Gemma-style vocabularies.

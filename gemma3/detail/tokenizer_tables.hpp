@@ -16,8 +16,8 @@
 
 namespace gemma3::detail {
 
-inline constexpr std::string_view kSpaceSymbol = "\xE2\x96\x81";          // U+2581 ▁
-inline constexpr std::string_view kReplacementChar = "\xEF\xBF\xBD";      // U+FFFD
+inline constexpr std::string_view kSpaceSymbol = "\xE2\x96\x81";      // U+2581 ▁
+inline constexpr std::string_view kReplacementChar = "\xEF\xBF\xBD";  // U+FFFD
 
 // Bytes of the UTF-8 character a lead byte announces (SentencePiece's OneCharLen).
 inline size_t one_char_len(char c) {
@@ -86,7 +86,8 @@ class PieceIndex {
   };
   bool equals(int id, const char* p, size_t n) const {
     const size_t len = off_[static_cast<size_t>(id) + 1] - off_[static_cast<size_t>(id)];
-    return len == n && (n == 0 || std::memcmp(arena_.data() + off_[static_cast<size_t>(id)], p, n) == 0);
+    return len == n &&
+           (n == 0 || std::memcmp(arena_.data() + off_[static_cast<size_t>(id)], p, n) == 0);
   }
   static uint64_t hash(const char* p, size_t n) {
     uint64_t h = 0x9E3779B97F4A7C15ull ^ (n * 0xFF51AFD7ED558CCDull);
@@ -166,7 +167,8 @@ class PrefixTrie {
       if (i == n) break;
       const unsigned char c = static_cast<unsigned char>(s[i]);
       int32_t next = -1;
-      for (uint32_t e = edge_begin_[static_cast<size_t>(node)]; e < edge_begin_[static_cast<size_t>(node) + 1]; ++e) {
+      for (uint32_t e = edge_begin_[static_cast<size_t>(node)];
+           e < edge_begin_[static_cast<size_t>(node) + 1]; ++e) {
         if (edge_byte_[e] == c) {
           next = edge_child_[e];
           break;

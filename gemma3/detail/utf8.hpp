@@ -46,14 +46,18 @@ inline bool valid_utf8(std::string_view s) {
 // bytes could still make it valid (used by the streaming decoder to wait).
 inline bool utf8_can_complete(std::string_view b, size_t p) {
   const unsigned c = static_cast<unsigned char>(b[p]);
-  const size_t need = (c >= 0xC2 && c <= 0xDF) ? 2 : (c >= 0xE0 && c <= 0xEF) ? 3 : (c >= 0xF0 && c <= 0xF4) ? 4 : 0;
+  const size_t need = (c >= 0xC2 && c <= 0xDF)   ? 2
+                      : (c >= 0xE0 && c <= 0xEF) ? 3
+                      : (c >= 0xF0 && c <= 0xF4) ? 4
+                                                 : 0;
   const size_t have = b.size() - p;
   if (need == 0 || have >= need) return false;
   for (size_t i = 1; i < have; ++i)
     if ((static_cast<unsigned char>(b[p + i]) & 0xC0) != 0x80) return false;
   if (have >= 2) {
     const unsigned c1 = static_cast<unsigned char>(b[p + 1]);
-    if ((c == 0xE0 && c1 < 0xA0) || (c == 0xED && c1 >= 0xA0) || (c == 0xF0 && c1 < 0x90) || (c == 0xF4 && c1 >= 0x90))
+    if ((c == 0xE0 && c1 < 0xA0) || (c == 0xED && c1 >= 0xA0) || (c == 0xF0 && c1 < 0x90) ||
+        (c == 0xF4 && c1 >= 0x90))
       return false;
   }
   return true;
@@ -61,7 +65,9 @@ inline bool utf8_can_complete(std::string_view b, size_t p) {
 
 // Decodes the UTF-8 character at s[i] (length n from utf8_seq_len, > 0).
 inline uint32_t utf8_code_point(std::string_view s, size_t i, size_t n) {
-  const auto b = [&](size_t k) { return static_cast<uint32_t>(static_cast<unsigned char>(s[i + k])); };
+  const auto b = [&](size_t k) {
+    return static_cast<uint32_t>(static_cast<unsigned char>(s[i + k]));
+  };
   if (n == 1) return b(0);
   if (n == 2) return ((b(0) & 0x1F) << 6) | (b(1) & 0x3F);
   if (n == 3) return ((b(0) & 0x0F) << 12) | ((b(1) & 0x3F) << 6) | (b(2) & 0x3F);

@@ -29,7 +29,8 @@
 #include "gemma3/tensor.hpp"
 
 #if defined(HIGHWAY_HWY_FOREACH_TARGET_H_)
-#error "gemma3/ops: include gemma3 headers before hwy/foreach_target.h (one per TU); add your own per-target code with GEMMA3_OPS_EXTRA_INL"
+#error \
+    "gemma3/ops: include gemma3 headers before hwy/foreach_target.h (one per TU); add your own per-target code with GEMMA3_OPS_EXTRA_INL"
 #endif
 
 #undef HWY_TARGET_INCLUDE

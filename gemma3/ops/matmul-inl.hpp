@@ -144,12 +144,12 @@ template <class Rows>
 HWY_INLINE void ForRowStreams(size_t r0, size_t r1, const Rows& rows) {
   const size_t span = (r1 - r0) / 4;
   for (size_t j = 0; j < span; ++j) rows(std::integral_constant<size_t, 4>(), r0 + j, span);
-  for (size_t r = r0 + 4 * span; r < r1; ++r) rows(std::integral_constant<size_t, 1>(), r, size_t(0));
+  for (size_t r = r0 + 4 * span; r < r1; ++r)
+    rows(std::integral_constant<size_t, 1>(), r, size_t(0));
 }
 
 template <typename T>
-HWY_INLINE void MatVecRowsDense(const MatView& W, const float* x, float* y, size_t r0,
-                                size_t r1) {
+HWY_INLINE void MatVecRowsDense(const MatView& W, const float* x, float* y, size_t r0, size_t r1) {
   const T* base = reinterpret_cast<const T*>(W.data);
   const size_t cols = W.cols;
   // With kPrefetchBytes = 2048 and row streams, one core reads bf16 at 37
@@ -157,8 +157,7 @@ HWY_INLINE void MatVecRowsDense(const MatView& W, const float* x, float* y, size
   ForRowStreams(r0, r1, [&](auto R, size_t r, size_t stride) {
     if constexpr (decltype(R)::value == 4)
       RowDot4(base + r * cols, stride * cols, x, cols, y + r, stride);
-    else
-      y[r] = RowDot(base + r * cols, x, cols);
+    else y[r] = RowDot(base + r * cols, x, cols);
   });
 }
 
@@ -171,7 +170,7 @@ constexpr size_t kMR = 6;
 #else
 constexpr size_t kMR = 8;
 #endif
-constexpr size_t kKC = 256;  // depth of a packed panel (multiple of the group size 32)
+constexpr size_t kKC = 256;       // depth of a packed panel (multiple of the group size 32)
 constexpr size_t kPackAhead = 8;  // rows ahead that PackStrip prefetches
 
 // W[r, k0 … k0+kc) as f32 into out (k0 is a multiple of 32; for Q8/Q4 whole
@@ -287,9 +286,8 @@ inline void PackStrip(const MatView& W, size_t j, size_t j1, size_t k0, size_t k
 // the chain starts at 0 (first panel) or continues from the partial sum
 // stored in Y by the previous panel, so blocking never changes the result.
 template <class D>
-HWY_INLINE void MicroKernel(D d, const float* const* xr, const float* HWY_RESTRICT panel,
-                            size_t kc, float* const* yr, size_t ncols, bool first,
-                            const float* bias) {
+HWY_INLINE void MicroKernel(D d, const float* const* xr, const float* HWY_RESTRICT panel, size_t kc,
+                            float* const* yr, size_t ncols, bool first, const float* bias) {
   const size_t N = hn::Lanes(d);
   const size_t NR = 2 * N;
   HWY_ALIGN float tmp[2 * hn::MaxLanes(d)];
@@ -390,12 +388,13 @@ inline void MatMulTask(const MatView& W, const float* X, float* Y, const float* 
   const size_t NR = 2 * N;
   const size_t K = W.cols, M = W.rows;
   const size_t strips = (j1 - j0 + NR - 1) / NR;
-  float* HWY_RESTRICT panel = scratch;                        // strips·NR·kKC
-  float* HWY_RESTRICT rows = scratch + strips * NR * kKC;     // 4·kKC
+  float* HWY_RESTRICT panel = scratch;                     // strips·NR·kKC
+  float* HWY_RESTRICT rows = scratch + strips * NR * kKC;  // 4·kKC
   for (size_t k0 = 0; k0 < K; k0 += kKC) {
     const size_t kc = K - k0 < kKC ? K - k0 : kKC;
     // Pack: strip s holds rows j0 + s·NR + jj at panel[s·NR·kKC + k·NR + jj].
-    for (size_t s = 0; s < strips; ++s) PackStrip(W, j0 + s * NR, j1, k0, kc, NR, rows, panel + s * NR * kKC);
+    for (size_t s = 0; s < strips; ++s)
+      PackStrip(W, j0 + s * NR, j1, k0, kc, NR, rows, panel + s * NR * kKC);
     const bool first = k0 == 0;
     const bool last = k0 + kc == K;
     for (size_t i = i0; i < i1; i += kMR) {
@@ -408,7 +407,8 @@ inline void MatMulTask(const MatView& W, const float* X, float* Y, const float* 
         const size_t j = j0 + s * NR;
         const size_t ncols = j1 - j < NR ? j1 - j : NR;
         float* yr[8];
-        for (size_t m = 0; m < 8; ++m) yr[m] = (m < kMR && i + m < i1) ? Y + (i + m) * M + j : nullptr;
+        for (size_t m = 0; m < 8; ++m)
+          yr[m] = (m < kMR && i + m < i1) ? Y + (i + m) * M + j : nullptr;
         MicroKernel(d, xr, panel + s * NR * kKC, kc, yr, ncols, first,
                     (last && bias != nullptr) ? bias + j : nullptr);
       }

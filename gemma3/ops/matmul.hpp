@@ -57,17 +57,20 @@ inline void matvec_rows(const MatView* const* W, float* const* y, size_t count, 
   const size_t work = rows * W[0]->cols;
   const size_t nt = size_t(effective_threads(ctx, rows, work));
   size_t block = (rows + 8 * nt - 1) / (8 * nt);
-  block = (block + 15) / 16 * 16;  // ≥ 16 rows, multiple of 4
+  block = (block + 15) / 16 * 16;           // ≥ 16 rows, multiple of 4
   std::vector<size_t> first(count + 1, 0);  // the first task of each matrix
   for (size_t i = 0; i < count; ++i) first[i + 1] = first[i] + (W[i]->rows + block - 1) / block;
   auto fn = HWY_DYNAMIC_DISPATCH(MatVecRows);
-  parallel_for(first[count], ctx, [&](size_t t, int) {
-    size_t i = 0;
-    while (t >= first[i + 1]) ++i;
-    const size_t r0 = (t - first[i]) * block;
-    const size_t r1 = r0 + block < W[i]->rows ? r0 + block : W[i]->rows;
-    fn(*W[i], x, y[i], r0, r1);
-  }, work);
+  parallel_for(
+      first[count], ctx,
+      [&](size_t t, int) {
+        size_t i = 0;
+        while (t >= first[i + 1]) ++i;
+        const size_t r0 = (t - first[i]) * block;
+        const size_t r1 = r0 + block < W[i]->rows ? r0 + block : W[i]->rows;
+        fn(*W[i], x, y[i], r0, r1);
+      },
+      work);
 }
 
 // matvec with a choice of the Q8/Q4 kernel (see matvec_rows).
@@ -160,14 +163,17 @@ inline void matmul(const MatView& W, const float* X, size_t n, float* Y, const T
   const size_t per_thread = HWY_DYNAMIC_DISPATCH(MatMulScratchFloats)(nc) + 16;
   std::vector<float> scratch(per_thread * size_t(effective_threads(ctx, tasks)));
   auto fn = HWY_DYNAMIC_DISPATCH(MatMulTask);
-  parallel_for(tasks, ctx, [&](size_t t, int thread) {
-    const size_t jb = t % jblocks, ib = t / jblocks;
-    const size_t j0 = jb * nc, j1 = j0 + nc < W.rows ? j0 + nc : W.rows;
-    const size_t i0 = ib * mc, i1 = i0 + mc < n ? i0 + mc : n;
-    float* s = scratch.data() + size_t(thread) * per_thread;
-    s += (64 - reinterpret_cast<uintptr_t>(s) % 64) % 64 / sizeof(float);
-    if (i0 < i1) fn(W, X, Y, bias, i0, i1, j0, j1, s);
-  }, work);
+  parallel_for(
+      tasks, ctx,
+      [&](size_t t, int thread) {
+        const size_t jb = t % jblocks, ib = t / jblocks;
+        const size_t j0 = jb * nc, j1 = j0 + nc < W.rows ? j0 + nc : W.rows;
+        const size_t i0 = ib * mc, i1 = i0 + mc < n ? i0 + mc : n;
+        float* s = scratch.data() + size_t(thread) * per_thread;
+        s += (64 - reinterpret_cast<uintptr_t>(s) % 64) % 64 / sizeof(float);
+        if (i0 < i1) fn(W, X, Y, bias, i0, i1, j0, j1, s);
+      },
+      work);
 }
 
 }  // namespace gemma3::ops

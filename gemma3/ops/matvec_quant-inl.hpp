@@ -189,7 +189,7 @@ inline void PrepareQuantX(const MatView& W, const float* HWY_RESTRICT x, uint8_t
     }
     const float amax = hn::GetLane(hn::MaxOfLanes(d, vmax));
     dx[g] = !finite ? std::numeric_limits<float>::quiet_NaN()  // y = NaN, as in f32
-                    : amax / 127.0f;                            // 0 for a group of zeros
+                    : amax / 127.0f;                           // 0 for a group of zeros
     const auto vdx = hn::Set(d, dx[g]);
     for (size_t k = 0; k < kQuantGroup; k += N) {
       // |x/dx| ≤ 127 up to one rounding of the division, so |round| ≤ 127.
@@ -199,10 +199,8 @@ inline void PrepareQuantX(const MatView& W, const float* HWY_RESTRICT x, uint8_t
       r = hn::IfThenElseZero(hn::Le(hn::Abs(r), hn::Set(d, 127.0f)), r);
       const auto q = hn::ConvertTo(di, r);
       hn::Store(q, di, qi + k);
-      if (vnni)
-        hn::StoreU(hn::DemoteTo(d8, q), d8, xq + QuantXIndex(W.type, g, k));
-      else
-        hn::StoreU(hn::DemoteTo(d16, q), d16, x16 + QuantXIndex(W.type, g, k));
+      if (vnni) hn::StoreU(hn::DemoteTo(d8, q), d8, xq + QuantXIndex(W.type, g, k));
+      else hn::StoreU(hn::DemoteTo(d16, q), d16, x16 + QuantXIndex(W.type, g, k));
     }
     if (!vnni) continue;
     // Corrections of the VNNI/AVX2 paths: lane i of a block multiplies the xq bytes
@@ -285,11 +283,13 @@ HWY_INLINE void RowsQuantPortable(const MatView& W, const QuantX& L, const float
           }
         }
         const auto c = hn::Set(df, scale[i][k] * dx[g]);
-        hn::Store(hn::MulAdd(hn::ConvertTo(df, hn::Add(s0, s1)), c, hn::Load(df, acc[i])), df, acc[i]);
+        hn::Store(hn::MulAdd(hn::ConvertTo(df, hn::Add(s0, s1)), c, hn::Load(df, acc[i])), df,
+                  acc[i]);
       }
     }
   }
-  for (size_t i = 0; i < R; ++i) y[r + i * stride] = hn::GetLane(hn::SumOfLanes(df, hn::Load(df, acc[i])));
+  for (size_t i = 0; i < R; ++i)
+    y[r + i * stride] = hn::GetLane(hn::SumOfLanes(df, hn::Load(df, acc[i])));
 }
 
 // ---- AVX-512 VNNI kernel -------------------------------------------------------
@@ -299,8 +299,8 @@ HWY_INLINE void RowsQuantPortable(const MatView& W, const QuantX& L, const float
 // 8 elements each): x0/x1 the block's xq (Q4: low-, then high-nibble
 // elements), corr its lane corrections.
 template <WeightType kType>
-GEMMA3_OPS_VNNI_ATTR inline __m512i
-BlockDotVnni(__m512i raw, __m512i x0, __m512i x1, __m512i corr) {
+GEMMA3_OPS_VNNI_ATTR inline __m512i BlockDotVnni(__m512i raw, __m512i x0, __m512i x1,
+                                                 __m512i corr) {
   if (kType == WeightType::Q8) {  // q + 128 = q XOR 0x80 (unsigned)
     const __m512i u = _mm512_xor_si512(raw, _mm512_set1_epi8(char(0x80)));
     return _mm512_dpbusd_epi32(corr, u, x0);
@@ -318,11 +318,11 @@ BlockDotVnni(__m512i raw, __m512i x0, __m512i x1, __m512i corr) {
 // arithmetic is the same for any R and stride (one accumulator, blocks in
 // order).
 template <WeightType kType, size_t R>
-GEMMA3_OPS_VNNI_ATTR inline void
-RowsQuantVnni(const MatView& W, const QuantX& L, const float* dx, const int8_t* xq,
-              const int32_t* corr, size_t r, size_t stride, float* y) {
+GEMMA3_OPS_VNNI_ATTR inline void RowsQuantVnni(const MatView& W, const QuantX& L, const float* dx,
+                                               const int8_t* xq, const int32_t* corr, size_t r,
+                                               size_t stride, float* y) {
   constexpr size_t kGpb = kType == WeightType::Q8 ? 2 : 4;  // groups per block
-  constexpr size_t kBpv = 16 / kGpb;                         // blocks per 16 scales
+  constexpr size_t kBpv = 16 / kGpb;                        // blocks per 16 scales
   const size_t rb = W.row_stride();
   const uint8_t* q[R];
   const uint16_t* s[R];
@@ -333,9 +333,9 @@ RowsQuantVnni(const MatView& W, const QuantX& L, const float* dx, const int8_t* 
     acc[i] = _mm512_setzero_ps();
   }
   // Lane i of a block belongs to group i/8 (Q8) or i/4 (Q4) of the block.
-  const __m512i lane_group = _mm512_srli_epi32(
-      _mm512_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15),
-      kType == WeightType::Q8 ? 3 : 2);
+  const __m512i lane_group =
+      _mm512_srli_epi32(_mm512_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15),
+                        kType == WeightType::Q8 ? 3 : 2);
   for (size_t b0 = 0; b0 < L.blocks; b0 += kBpv) {
     // c_g = scale_g · dx_g for the next 16 groups (scales masked past the
     // row; dx is zero-padded by 16).
@@ -363,7 +363,7 @@ RowsQuantVnni(const MatView& W, const QuantX& L, const float* dx, const int8_t* 
       // kQuantLeadBytes ahead in each row stream, continuing into the next row.
       const size_t pf = b * 64 + kQuantLeadBytes;
       GEMMA3_UNROLL  // acc[] and cv[] must stay in registers (GCC -O2 does not unroll)
-      for (size_t i = 0; i < R; ++i) {
+          for (size_t i = 0; i < R; ++i) {
         const uint8_t* p = q[i] + b * 64;
         _mm_prefetch(reinterpret_cast<const char*>(q[i] + pf), _MM_HINT_T0);
         const __m512i raw = left >= 64 ? _mm512_loadu_si512(p) : _mm512_maskz_loadu_epi8(lm, p);
@@ -388,9 +388,8 @@ RowsQuantVnni(const MatView& W, const QuantX& L, const float* dx, const int8_t* 
 // Lane i of a half-block covers bytes 4i…4i+3, i.e. group i/4 (Q4: of the
 // half's two groups) or the half's one group (Q8).
 template <WeightType kType, size_t R>
-HWY_INLINE void RowsQuantAvx2(const MatView& W, const QuantX& L, const float* dx,
-                              const int8_t* xq, const int32_t* corr, size_t r, size_t stride,
-                              float* y) {
+HWY_INLINE void RowsQuantAvx2(const MatView& W, const QuantX& L, const float* dx, const int8_t* xq,
+                              const int32_t* corr, size_t r, size_t stride, float* y) {
   constexpr size_t kGph = kType == WeightType::Q8 ? 1 : 2;  // groups per 32-byte half
   const size_t rb = W.row_stride();
   const uint8_t* q[R];
@@ -443,7 +442,8 @@ HWY_INLINE void RowsQuantAvx2(const MatView& W, const QuantX& L, const float* dx
         if (kType == WeightType::Q4) {
           const __m256i lo = _mm256_and_si256(raw, m4);
           const __m256i hi = _mm256_and_si256(_mm256_srli_epi16(raw, 4), m4);
-          const __m256i p16 = _mm256_add_epi16(_mm256_maddubs_epi16(lo, x0), _mm256_maddubs_epi16(hi, x1));
+          const __m256i p16 =
+              _mm256_add_epi16(_mm256_maddubs_epi16(lo, x0), _mm256_maddubs_epi16(hi, x1));
           isum = _mm256_add_epi32(_mm256_madd_epi16(p16, ones), corr8);
           const size_t gl = t * 2 % 8;  // first group of this half among c[i][8·(t/4)…]
           sc = _mm256_permutevar8x32_ps(_mm256_loadu_ps(c[i] + 8 * (t / 4)),
@@ -468,9 +468,7 @@ HWY_INLINE void RowsQuantAvx2(const MatView& W, const QuantX& L, const float* dx
 // ---- entry points ------------------------------------------------------------
 
 // Bytes of prepared x (MatVecPrepare) for a Q8/Q4 matrix, as floats.
-inline size_t MatVecPreparedFloats(const MatView& W) {
-  return (QuantXLayout(W).bytes + 3) / 4;
-}
+inline size_t MatVecPreparedFloats(const MatView& W) { return (QuantXLayout(W).bytes + 3) / 4; }
 
 // x for MatVecRows of a Q8/Q4 matrix (MatVecPreparedFloats(W) floats).
 inline void MatVecPrepare(const MatView& W, const float* x, float* xp, bool allow_intrinsics) {
@@ -481,8 +479,7 @@ inline void MatVecPrepare(const MatView& W, const float* x, float* xp, bool allo
 // kernel MatVecPrepare chose (its header word): the target's intrinsic one
 // (VNNI on AVX3, pmaddubsw on AVX2) or the portable one.
 template <WeightType kType>
-HWY_INLINE void MatVecRowsQuant(const MatView& W, const float* xp, float* y, size_t r0,
-                                size_t r1) {
+HWY_INLINE void MatVecRowsQuant(const MatView& W, const float* xp, float* y, size_t r0, size_t r1) {
   const uint8_t* p = reinterpret_cast<const uint8_t*>(xp);
   const QuantX L = QuantXLayout(W);
   const float* dx = reinterpret_cast<const float*>(p + L.off_dx);

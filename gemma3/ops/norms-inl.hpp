@@ -83,7 +83,8 @@ inline void RMSNormRows(const float* x, const float* w, size_t rows, size_t n, f
     const auto vinv = hn::Set(d, inv);
     size_t i = 0;
     for (; i + N <= n; i += N) {
-      const auto y = hn::Mul(hn::Mul(hn::LoadU(d, xr + i), vinv), hn::Add(one, hn::LoadU(d, w + i)));
+      const auto y =
+          hn::Mul(hn::Mul(hn::LoadU(d, xr + i), vinv), hn::Add(one, hn::LoadU(d, w + i)));
       hn::StoreU(y, d, yr + i);
     }
     for (; i < n; ++i) yr[i] = (xr[i] * inv) * (1.0f + w[i]);

@@ -15,8 +15,7 @@ HWY_EXPORT(LayerNormRows);
 // (1 + w)·x: Gemma stores w as an offset from 1. eps is inside the square
 // root. out may equal x (in place). Used for all text norms, the per-head
 // q/k norms (rows = heads, n = head_dim) and the projector norm.
-inline void rms_norm(const float* x, const float* w, size_t rows, size_t n, float eps,
-                     float* out) {
+inline void rms_norm(const float* x, const float* w, size_t rows, size_t n, float eps, float* out) {
   HWY_DYNAMIC_DISPATCH(RMSNormRows)(x, w, rows, n, eps, out);
 }
 

@@ -44,8 +44,8 @@ inline void patch_embed(const float* image, size_t C, size_t S, size_t p, const 
                 " is not a multiple of the patch size " + std::to_string(p));
   }
   if (W.cols != C * p * p) {
-    throw Error("patch_embed: weight has " + std::to_string(W.cols) + " columns, expected C·p·p = " +
-                std::to_string(C * p * p));
+    throw Error("patch_embed: weight has " + std::to_string(W.cols) +
+                " columns, expected C·p·p = " + std::to_string(C * p * p));
   }
   const size_t n = (S / p) * (S / p);
   std::vector<float> patches(n * W.cols);

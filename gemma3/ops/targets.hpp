@@ -47,7 +47,8 @@ inline void limit_targets(const std::string& name) {
   auto same = [](const std::string& a, const char* b) {
     size_t i = 0;
     for (; i < a.size() && b[i]; ++i)
-      if (std::toupper(static_cast<unsigned char>(a[i])) != std::toupper(static_cast<unsigned char>(b[i])))
+      if (std::toupper(static_cast<unsigned char>(a[i])) !=
+          std::toupper(static_cast<unsigned char>(b[i])))
         return false;
     return i == a.size() && !b[i];
   };
@@ -58,7 +59,8 @@ inline void limit_targets(const std::string& name) {
       return;
     }
   }
-  throw Error("unknown SIMD target '" + name + "' (this build has: " + compiled_target_names() + ")");
+  throw Error("unknown SIMD target '" + name + "' (this build has: " + compiled_target_names() +
+              ")");
 }
 
 // limit_targets(getenv("GEMMA3_MAX_TARGET")) when that is set and not empty.

@@ -127,8 +127,8 @@ inline void DotRowsF32(const float* q, const float* rows, size_t stride, size_t 
                        float* out) {
   DotRowsImpl(q, rows, stride, count, n, out);
 }
-inline void DotRowsBF16(const float* q, const uint16_t* rows, size_t stride, size_t count,
-                        size_t n, float* out) {
+inline void DotRowsBF16(const float* q, const uint16_t* rows, size_t stride, size_t count, size_t n,
+                        float* out) {
   DotRowsImpl(q, rows, stride, count, n, out);
 }
 
@@ -139,8 +139,8 @@ HWY_INLINE void WeightedSumImpl(const float* p, const T* rows, size_t stride, si
   for (size_t i = 0; i < n; ++i) out[i] = 0.0f;
   for (size_t j = 0; j < count; ++j) AxpyImpl(p[j], rows + j * stride, out, n);
 }
-inline void WeightedSumF32(const float* p, const float* rows, size_t stride, size_t count,
-                           size_t n, float* out) {
+inline void WeightedSumF32(const float* p, const float* rows, size_t stride, size_t count, size_t n,
+                           float* out) {
   WeightedSumImpl(p, rows, stride, count, n, out);
 }
 inline void WeightedSumBF16(const float* p, const uint16_t* rows, size_t stride, size_t count,
@@ -165,7 +165,8 @@ inline void AddF32(const float* HWY_RESTRICT x, float* HWY_RESTRICT y, size_t n)
   const hn::ScalableTag<float> d;
   const size_t N = hn::Lanes(d);
   size_t i = 0;
-  for (; i + N <= n; i += N) hn::StoreU(hn::Add(hn::LoadU(d, y + i), hn::LoadU(d, x + i)), d, y + i);
+  for (; i + N <= n; i += N)
+    hn::StoreU(hn::Add(hn::LoadU(d, y + i), hn::LoadU(d, x + i)), d, y + i);
   for (; i < n; ++i) y[i] += x[i];
 }
 

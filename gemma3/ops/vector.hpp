@@ -55,8 +55,8 @@ inline void dot_rows(const float* q, const uint16_t* rows_bf16, size_t stride, s
 
 // out[i] = Σ_{j<count} p[j]·rows[j·stride + i] for i < n, summed over j in
 // order — the attention output of one head from probabilities p.
-inline void weighted_sum(const float* p, const float* rows, size_t stride, size_t count,
-                         size_t n, float* out) {
+inline void weighted_sum(const float* p, const float* rows, size_t stride, size_t count, size_t n,
+                         float* out) {
   HWY_DYNAMIC_DISPATCH(WeightedSumF32)(p, rows, stride, count, n, out);
 }
 inline void weighted_sum(const float* p, const uint16_t* rows_bf16, size_t stride, size_t count,

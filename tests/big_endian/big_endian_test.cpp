@@ -39,7 +39,8 @@ int g_passed = 0, g_failed = 0;
 
 void check(bool ok, const std::string& what, const std::string& detail = "") {
   (ok ? g_passed : g_failed)++;
-  std::printf("%s: %s%s%s\n", ok ? "PASS" : "FAIL", what.c_str(), detail.empty() ? "" : " -- ", detail.c_str());
+  std::printf("%s: %s%s%s\n", ok ? "PASS" : "FAIL", what.c_str(), detail.empty() ? "" : " -- ",
+              detail.c_str());
   std::fflush(stdout);
 }
 
@@ -53,7 +54,8 @@ template <class F>
 void expect_be_refusal(bool little, const std::string& what, const std::string& file, F f) {
   try {
     f();
-    check(little, what + (little ? ": works" : ": refused"), little ? "" : "no exception on a big-endian host");
+    check(little, what + (little ? ": works" : ": refused"),
+          little ? "" : "no exception on a big-endian host");
   } catch (const gemma3::Error& e) {
     const bool ok = !little && std::string(e.what()) == be_message(file);
     check(ok, what + (little ? ": works" : ": refused"), std::string("gemma3::Error: ") + e.what());
@@ -85,23 +87,28 @@ int main(int argc, char** argv) {
   const bool little = d::is_little_endian();
   std::printf("host: %s-endian (compiler says %s)\n", little ? "little" : "big",
               __BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__ ? "little" : "big");
-  check(little == (__BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__), "detail::is_little_endian() agrees with __BYTE_ORDER__");
+  check(little == (__BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__),
+        "detail::is_little_endian() agrees with __BYTE_ORDER__");
 
   // (a) model file: ModelFile::open refuses / loads.
   expect_be_refusal(little, "ModelFile::open(" + model + ")", model, [&] {
     const gemma3::ModelFile mf = gemma3::ModelFile::open(model, gemma3::LoadOptions{true});
-    if (mf.tensors().empty() || mf.tokenizer_pieces().empty()) throw std::runtime_error("model file has no tensors/pieces");
+    if (mf.tensors().empty() || mf.tokenizer_pieces().empty())
+      throw std::runtime_error("model file has no tensors/pieces");
   });
 
   // ModelWriter refuses / round-trips the model file.
   const std::string rewritten = tmp + "/rewritten.g3";
   expect_be_refusal(little, "ModelWriter(" + rewritten + ")", rewritten, [&] {
-    if (!little) {  // the big-endian host cannot read a config from the model file; the check comes first anyway
-      gemma3::ModelWriter w(rewritten, gemma3::ModelConfig{}, gemma3::WeightType::F32, gemma3::TokenizerData{}, "");
+    if (!little) {  // the big-endian host cannot read a config from the model file; the check comes
+                    // first anyway
+      gemma3::ModelWriter w(rewritten, gemma3::ModelConfig{}, gemma3::WeightType::F32,
+                            gemma3::TokenizerData{}, "");
       return;
     }
     const gemma3::ModelFile mf = gemma3::ModelFile::open(model);
-    gemma3::ModelWriter w(rewritten, mf.config(), mf.weight_type(), mf.tokenizer_data(), mf.chat_template());
+    gemma3::ModelWriter w(rewritten, mf.config(), mf.weight_type(), mf.tokenizer_data(),
+                          mf.chat_template());
     for (const auto& s : w.specs()) {
       const gemma3::TensorEntry* t = mf.find(s.name);
       if (t == nullptr) throw std::runtime_error("tensor " + s.name + " missing");
@@ -135,7 +142,8 @@ int main(int argc, char** argv) {
     cv::convert_hf_checkpoint(tiny_dir, converted, opt);
     gemma3::ModelFile::open(converted, gemma3::LoadOptions{true});
   });
-  if (!little) check(list_dir(tmp).empty(), "convert_hf_checkpoint refused before creating any file");
+  if (!little)
+    check(list_dir(tmp).empty(), "convert_hf_checkpoint refused before creating any file");
   std::remove(converted.c_str());
 
   // npy writer refuses / writes little-endian float32.
@@ -147,7 +155,8 @@ int main(int argc, char** argv) {
     const size_t data_at = b.size() < 10 ? 0 : 10 + (uint8_t(b[8]) | size_t(uint8_t(b[9])) << 8);
     if (b.compare(0, 6, "\x93NUMPY") != 0 || data_at % 64 != 0 || b.size() != data_at + 8 ||
         b.compare(data_at, 8, std::string("\x00\x00\x80\x3f\x00\x00\x00\xc0", 8)) != 0)
-      throw std::runtime_error("unexpected .npy bytes (want 1.0f, -2.0f as little-endian <f4 after the header)");
+      throw std::runtime_error(
+          "unexpected .npy bytes (want 1.0f, -2.0f as little-endian <f4 after the header)");
   });
   if (!little) check(list_dir(tmp).empty(), "write_npy_f32 refused before creating any file");
   std::remove(npy.c_str());
@@ -182,14 +191,16 @@ int main(int argc, char** argv) {
       if (line.empty()) continue;
       const d::json::Value v = d::json::parse(line, golden_path);
       std::vector<int> want;
-      for (const auto& id : d::json::get(v, "ids", golden_path).as_array()) want.push_back(int(id.as_int()));
+      for (const auto& id : d::json::get(v, "ids", golden_path).as_array())
+        want.push_back(int(id.as_int()));
       const std::vector<int> got = tok.encode(d::json::get_string(v, "text", golden_path));
       ++lines;
       if (got == want) ++same;
       else if (first_diff.empty()) first_diff = d::json::get_string(v, "id", golden_path);
     }
     check(lines == 295 && same == lines, "encode() matches all golden_dev.jsonl ids",
-          std::to_string(same) + "/" + std::to_string(lines) + (first_diff.empty() ? "" : ", first diff " + first_diff));
+          std::to_string(same) + "/" + std::to_string(lines) +
+              (first_diff.empty() ? "" : ", first diff " + first_diff));
   } catch (const std::exception& e) {
     check(false, "tokenizer.model loads and encodes", e.what());
   }

@@ -53,8 +53,8 @@ int main(int argc, char** argv) {
     }
     opt.type = gemma3::convert::parse_weight_type(type);
     const auto s = gemma3::convert::convert_hf_checkpoint(pos[0], pos[1], opt);
-    std::fprintf(stderr, "wrote %s: %zu tensors, %llu bytes, type %s, %.1f s\n", pos[1].c_str(), s.tensors,
-                 static_cast<unsigned long long>(s.bytes), type.c_str(), s.seconds);
+    std::fprintf(stderr, "wrote %s: %zu tensors, %llu bytes, type %s, %.1f s\n", pos[1].c_str(),
+                 s.tensors, static_cast<unsigned long long>(s.bytes), type.c_str(), s.seconds);
   } catch (const std::exception& e) {
     std::fprintf(stderr, "error: %s\n", e.what());
     return 1;

@@ -38,21 +38,22 @@ using gemma3::tools::parse_size;
 using gemma3::Error;
 
 void usage() {
-  std::fprintf(stderr,
-               "usage: gemma3-dump -m MODEL --ids ID,ID,... [--image FILE]... [--logits OUT.npy]\n"
-               "                   [--hidden OUT.npy] [--pixels OUT.npy] [--image-embeddings OUT.npy]\n"
-               "                   [--generate N] [--threads N] [--chunk N]\n"
-               "  --ids       the prompt token ids, comma-separated (include BOS yourself)\n"
-               "  --image     image for the next image-token block of --ids (a run of the config's\n"
-               "              image token id), repeatable, in order; one image per block\n"
-               "  --pixels    write the preprocessed images [images, 3, size, size] as .npy\n"
-               "  --image-embeddings  write the projected image embeddings [images, mm_tokens, hidden]\n"
-               "  --logits    write f32 logits of every position [tokens, vocab] as .npy\n"
-               "  --hidden    write the residual stream [layers+1, tokens, hidden] as .npy\n"
-               "              (0 = scaled embeddings, i = output of layer i-1, before final norm)\n"
-               "  --generate  print N greedy continuation ids (argmax over all logits, no stop)\n"
-               "  --threads   threads (default: all cores)\n"
-               "  --chunk     prompt tokens per forward call (default 256; results do not depend on it)\n");
+  std::fprintf(
+      stderr,
+      "usage: gemma3-dump -m MODEL --ids ID,ID,... [--image FILE]... [--logits OUT.npy]\n"
+      "                   [--hidden OUT.npy] [--pixels OUT.npy] [--image-embeddings OUT.npy]\n"
+      "                   [--generate N] [--threads N] [--chunk N]\n"
+      "  --ids       the prompt token ids, comma-separated (include BOS yourself)\n"
+      "  --image     image for the next image-token block of --ids (a run of the config's\n"
+      "              image token id), repeatable, in order; one image per block\n"
+      "  --pixels    write the preprocessed images [images, 3, size, size] as .npy\n"
+      "  --image-embeddings  write the projected image embeddings [images, mm_tokens, hidden]\n"
+      "  --logits    write f32 logits of every position [tokens, vocab] as .npy\n"
+      "  --hidden    write the residual stream [layers+1, tokens, hidden] as .npy\n"
+      "              (0 = scaled embeddings, i = output of layer i-1, before final norm)\n"
+      "  --generate  print N greedy continuation ids (argmax over all logits, no stop)\n"
+      "  --threads   threads (default: all cores)\n"
+      "  --chunk     prompt tokens per forward call (default 256; results do not depend on it)\n");
 }
 
 std::vector<int> parse_ids(const std::string& s) {
@@ -114,7 +115,8 @@ int run(int argc, char** argv) {
   if (!have_ids) throw Error("--ids is required (see --help)");
   if (logits_path.empty() && hidden_path.empty() && generate == 0 && pixels_path.empty() &&
       embeddings_path.empty())
-    throw Error("nothing to do: give --logits, --hidden, --pixels, --image-embeddings and/or --generate");
+    throw Error(
+        "nothing to do: give --logits, --hidden, --pixels, --image-embeddings and/or --generate");
 
   const gemma3::Model model(model_path);
   const gemma3::Decoder& dec = model.decoder();
@@ -143,7 +145,8 @@ int run(int argc, char** argv) {
   gemma3::EncodedImages images;  // what Session does with a turn's images (gemma3/prefill.hpp)
   if (!image_paths.empty()) {
     if (!model.has_vision())
-      throw Error(model_path + ": this model has no vision tower (text-only); --image cannot be used");
+      throw Error(model_path +
+                  ": this model has no vision tower (text-only); --image cannot be used");
     gemma3::check_image_blocks(model.config(), ids, image_paths.size(), "--ids");  // before loading
     // The release preprocessing: one [3, S, S] image each, no pan-and-scan.
     gemma3::PreprocessConfig pc = model.config().preprocess;
@@ -162,7 +165,8 @@ int run(int argc, char** argv) {
   if (!pixels_path.empty())
     gemma3::convert::write_npy_f32(pixels_path, pixels.data(), {image_paths.size(), 3, S, S});
   if (!embeddings_path.empty())
-    gemma3::convert::write_npy_f32(embeddings_path, images.embeddings.data(), {image_paths.size(), T, H});
+    gemma3::convert::write_npy_f32(embeddings_path, images.embeddings.data(),
+                                   {image_paths.size(), T, H});
   if (logits_path.empty() && hidden_path.empty() && generate == 0) return 0;
 
   gemma3::KVCache cache(c, context, gemma3::KVType::F32);

@@ -75,7 +75,8 @@ std::vector<gemma3::ChatPart> turn_parts(std::vector<gemma3::ChatPart>& images,
   // The vision tower takes a while on a CPU (tens of seconds per image at
   // 4B size): say so before the reply starts.
   if (!quiet && !images.empty())
-    std::fprintf(stderr, "[encoding %zu image%s...]\n", images.size(), images.size() == 1 ? "" : "s");
+    std::fprintf(stderr, "[encoding %zu image%s...]\n", images.size(),
+                 images.size() == 1 ? "" : "s");
   std::vector<gemma3::ChatPart> parts = std::move(images);
   images.clear();
   parts.push_back(gemma3::ChatPart::make_text(text));
@@ -156,7 +157,8 @@ int run(int argc, char** argv) {
                 std::to_string(max_ctx) + " tokens");
   opt.context = ctx ? ctx : std::min<size_t>(8192, max_ctx);
   if (!image_paths.empty() && !model.has_vision())
-    throw Error(model_path + ": this model has no vision tower (text-only); --image cannot be used");
+    throw Error(model_path +
+                ": this model has no vision tower (text-only); --image cannot be used");
   gemma3::Session session(model, opt);
   if (!system.empty()) session.set_system(system);
   std::vector<gemma3::ChatPart> images;  // attached to the next user turn
@@ -186,8 +188,9 @@ int run(int argc, char** argv) {
   // Interactive chat: one user turn per line.
   const bool tty = isatty(0) != 0;
   if (tty)
-    std::fprintf(stderr, "Chat with the model; \"/image PATH\" attaches an image to the next turn, "
-                         "an empty line is skipped, Ctrl-D ends.\n");
+    std::fprintf(stderr,
+                 "Chat with the model; \"/image PATH\" attaches an image to the next turn, "
+                 "an empty line is skipped, Ctrl-D ends.\n");
   std::string line;
   for (;;) {
     if (tty) std::fprintf(stderr, "> ");
@@ -202,7 +205,8 @@ int run(int argc, char** argv) {
         if (path.empty()) throw Error("/image needs a file path");
         if (!model.has_vision())
           throw Error("this model has no vision tower (text-only); it cannot take images");
-        images.push_back(gemma3::ChatPart::make_image_pixels(gemma3::load_image(path, opt.images.limits)));
+        images.push_back(
+            gemma3::ChatPart::make_image_pixels(gemma3::load_image(path, opt.images.limits)));
         if (tty) std::fprintf(stderr, "[image %s attached to the next turn]\n", path.c_str());
       } catch (const Error& e) {
         std::fprintf(stderr, "error: %s\n", e.what());

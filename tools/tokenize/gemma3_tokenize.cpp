@@ -29,7 +29,8 @@ gemma3::Tokenizer load_any(const std::string& path) {
     if (!f) throw gemma3::Error(path + ": cannot open file");
     f.read(magic, sizeof magic);
   }
-  if (std::string(magic, sizeof magic) == std::string(gemma3::kModelMagic, sizeof gemma3::kModelMagic))
+  if (std::string(magic, sizeof magic) ==
+      std::string(gemma3::kModelMagic, sizeof gemma3::kModelMagic))
     return gemma3::load_tokenizer_from_model_file(path);
   return gemma3::Tokenizer::load(path);
 }
@@ -44,21 +45,25 @@ int main(int argc, char** argv) {
     if (a == "--decode") {
       decode = true;
     } else if (a == "-h" || a == "--help") {
-      std::printf("usage: %s MODEL_OR_TOKENIZER [--decode] < in.jsonl > out.jsonl\n"
-                  "  encode: {\"text\": \"...\"} -> {\"ids\": [...]} (no BOS)\n"
-                  "  decode: {\"ids\": [...]} -> {\"text\": \"...\"}\n",
-                  argv[0]);
+      std::printf(
+          "usage: %s MODEL_OR_TOKENIZER [--decode] < in.jsonl > out.jsonl\n"
+          "  encode: {\"text\": \"...\"} -> {\"ids\": [...]} (no BOS)\n"
+          "  decode: {\"ids\": [...]} -> {\"text\": \"...\"}\n",
+          argv[0]);
       return 0;
     } else if (path.empty() && (a.empty() || a[0] != '-')) {
       path = a;
     } else {
-      std::fprintf(stderr, "error: unexpected argument '%s' (usage: %s MODEL_OR_TOKENIZER [--decode])\n", a.c_str(),
-                   argv[0]);
+      std::fprintf(stderr,
+                   "error: unexpected argument '%s' (usage: %s MODEL_OR_TOKENIZER [--decode])\n",
+                   a.c_str(), argv[0]);
       return 1;
     }
   }
   if (path.empty()) {
-    std::fprintf(stderr, "error: missing MODEL_OR_TOKENIZER (usage: %s MODEL_OR_TOKENIZER [--decode])\n", argv[0]);
+    std::fprintf(stderr,
+                 "error: missing MODEL_OR_TOKENIZER (usage: %s MODEL_OR_TOKENIZER [--decode])\n",
+                 argv[0]);
     return 1;
   }
   try {
@@ -78,7 +83,8 @@ int main(int argc, char** argv) {
         for (const auto& x : json::get(v, "ids", where).as_array(where + ": ids")) {
           const int64_t id = x.as_int(where + ": ids element");
           if (id < 0 || id >= tok.vocab_size())
-            throw gemma3::Error(where + ": token id " + std::to_string(id) + " is out of range (vocabulary has " +
+            throw gemma3::Error(where + ": token id " + std::to_string(id) +
+                                " is out of range (vocabulary has " +
                                 std::to_string(tok.vocab_size()) + " pieces)");
           ids.push_back(static_cast<int>(id));
         }
@@ -95,7 +101,8 @@ int main(int argc, char** argv) {
       out += '\n';
       std::fwrite(out.data(), 1, out.size(), stdout);
     }
-    if (std::fflush(stdout) != 0 || std::ferror(stdout)) throw gemma3::Error("cannot write to stdout");
+    if (std::fflush(stdout) != 0 || std::ferror(stdout))
+      throw gemma3::Error("cannot write to stdout");
     return 0;
   } catch (const std::exception& e) {
     std::fflush(stdout);
