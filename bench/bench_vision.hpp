@@ -91,43 +91,37 @@ struct RandomVisionModel {
   }
 };
 
+// Random vision-tower and projector weights at cfg's shapes: every tensor of
+// the table (for_each_tensor), matrices in type t; norm weights near 1, the
+// position embedding ±0.1, biases and the soft-embedding norm small.
 inline std::unique_ptr<RandomVisionModel> make_random_vision_model(const ModelConfig& cfg,
                                                                    WeightType t, uint64_t seed) {
   std::unique_ptr<RandomVisionModel> m(new RandomVisionModel);
   m->cfg = cfg;
   Rng rng(seed);
-  const VisionConfig& v = cfg.vision;
-  const size_t Hv = size_t(v.hidden_size), I = size_t(v.intermediate_size);
-  const size_t C = size_t(v.num_channels), p = size_t(v.patch_size);
-  const size_t N = size_t(cfg.patches_per_side()) * size_t(cfg.patches_per_side());
-  VisionWeights& w = m->weights.vision;
-  w.patch_embedding = m->matrix(t, Hv, C * p * p, rng);
-  w.patch_bias = m->vec(Hv, 0.0f, 0.02f, rng);
-  w.position_embedding = m->vec(N * Hv, 0.0f, 0.1f, rng);
-  for (int i = 0; i < v.num_hidden_layers; ++i) {
-    VisionLayerWeights L;
-    L.q_proj = m->matrix(t, Hv, Hv, rng);
-    L.k_proj = m->matrix(t, Hv, Hv, rng);
-    L.v_proj = m->matrix(t, Hv, Hv, rng);
-    L.out_proj = m->matrix(t, Hv, Hv, rng);
-    L.fc1 = m->matrix(t, I, Hv, rng);
-    L.fc2 = m->matrix(t, Hv, I, rng);
-    L.q_bias = m->vec(Hv, 0.0f, 0.02f, rng);
-    L.k_bias = m->vec(Hv, 0.0f, 0.02f, rng);
-    L.v_bias = m->vec(Hv, 0.0f, 0.02f, rng);
-    L.out_bias = m->vec(Hv, 0.0f, 0.02f, rng);
-    L.fc1_bias = m->vec(I, 0.0f, 0.02f, rng);
-    L.fc2_bias = m->vec(Hv, 0.0f, 0.02f, rng);
-    L.layer_norm1_weight = m->vec(Hv, 1.0f, 0.1f, rng);
-    L.layer_norm1_bias = m->vec(Hv, 0.0f, 0.02f, rng);
-    L.layer_norm2_weight = m->vec(Hv, 1.0f, 0.1f, rng);
-    L.layer_norm2_bias = m->vec(Hv, 0.0f, 0.02f, rng);
-    w.layers.push_back(L);
-  }
-  w.post_layernorm_weight = m->vec(Hv, 1.0f, 0.1f, rng);
-  w.post_layernorm_bias = m->vec(Hv, 0.0f, 0.02f, rng);
-  m->weights.projector.mm_soft_emb_norm = m->vec(Hv, 0.0f, 0.1f, rng);
-  m->weights.projector.mm_input_projection = m->matrix(t, size_t(cfg.text.hidden_size), Hv, rng);
+  auto ends_with = [](const std::string& s, const char* tail) {
+    const size_t n = std::strlen(tail);
+    return s.size() >= n && s.compare(s.size() - n, n, tail) == 0;
+  };
+  for_each_tensor(
+      cfg, &m->weights,
+      [&](const TensorSpec& s, TensorSlot slot) {
+        if (slot.matrix) {
+          *slot.matrix = m->matrix(t, size_t(s.shape[0]), size_t(s.shape[1]), rng);
+          return;
+        }
+        const size_t n = size_t(element_count(s.shape));
+        const bool norm_weight = ends_with(s.name, "norm1.weight") ||
+                                 ends_with(s.name, "norm2.weight") ||
+                                 ends_with(s.name, "post_layernorm.weight");
+        if (norm_weight) *slot.vector = m->vec(n, 1.0f, 0.1f, rng);
+        else if (ends_with(s.name, "position_embedding.weight"))
+          *slot.vector = m->vec(n, 0.0f, 0.1f, rng);
+        else if (ends_with(s.name, "mm_soft_emb_norm.weight"))
+          *slot.vector = m->vec(n, 0.0f, 0.1f, rng);
+        else *slot.vector = m->vec(n, 0.0f, 0.02f, rng);  // biases
+      },
+      TensorParts::Vision);
   validate_weights(cfg, m->weights, TensorParts::Vision);  // the encoder takes them as given
   return m;
 }

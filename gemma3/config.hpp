@@ -33,8 +33,16 @@ struct TextConfig {
   double attn_logit_softcapping = 0;   // 0 = none (Gemma 3 has none)
   double final_logit_softcapping = 0;  // 0 = none
   // Per layer: true = global (full attention), false = local (sliding window).
-  // Filled from config.json's layer_types when present, else from the pattern.
-  std::vector<bool> layer_is_global;
+  // Filled from config.json's layer_types when present, else from the pattern
+  // (the default: the 4B's 34 layers, every 6th global).
+  std::vector<bool> layer_is_global = layer_pattern(34, 6);
+
+  // spec §1.2: layer i is global iff (i + 1) % pattern == 0.
+  static std::vector<bool> layer_pattern(int layers, int pattern) {
+    std::vector<bool> global;
+    for (int i = 0; i < layers; ++i) global.push_back((i + 1) % pattern == 0);
+    return global;
+  }
 };
 
 // SigLIP vision tower (spec §1.3).
@@ -82,7 +90,6 @@ struct ModelConfig {
   int patches_per_side() const { return vision.image_size / vision.patch_size; }
   int tokens_per_side() const;  // sqrt(mm_tokens_per_image)
   int pooling_kernel() const { return patches_per_side() / tokens_per_side(); }
-  bool is_global(int layer) const { return text.layer_is_global.at(size_t(layer)); }
 };
 
 inline int ModelConfig::tokens_per_side() const {

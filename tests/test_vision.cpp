@@ -319,8 +319,7 @@ RandomModel make_model() {
   c.vision.image_size = 14 * 18;
   c.vision.num_channels = 3;
   c.vision.layer_norm_eps = 1e-6;
-  c.text.hidden_size = 24;  // the text fields only have to be valid (validate_weights)
-  c.text.layer_is_global.assign(size_t(c.text.num_hidden_layers), false);
+  c.text.hidden_size = 24;
   c.mm_tokens_per_image = 36;
   const size_t Hv = 40, I = 200, H = 24, N = 324, cpp = 3 * 14 * 14;
   m.w.vision.patch_embedding = m.mat(Hv, cpp);

@@ -183,8 +183,7 @@ inline void resolve_text(const json::Value& tc, TextConfig& t, const std::string
                   " entries for " + std::to_string(t.num_hidden_layers) + " layers");
   } else if (t.num_hidden_layers > 0 && t.num_hidden_layers <= 1024 &&
              t.sliding_window_pattern > 0) {
-    for (int i = 0; i < t.num_hidden_layers; ++i)
-      t.layer_is_global.push_back((i + 1) % t.sliding_window_pattern == 0);
+    t.layer_is_global = TextConfig::layer_pattern(t.num_hidden_layers, t.sliding_window_pattern);
   }
 }
 
