@@ -189,14 +189,14 @@ int main(int argc, char** argv) {
       const std::string_view line(golden.data() + pos, nl - pos);
       pos = nl + 1;
       if (line.empty()) continue;
-      const d::json::Value v = d::json::parse(line, golden_path);
+      const gemma3::json::Value v = gemma3::json::parse(line, golden_path);
       std::vector<int> want;
-      for (const auto& id : d::json::get(v, "ids", golden_path).as_array())
+      for (const auto& id : gemma3::json::get(v, "ids", golden_path).as_array())
         want.push_back(int(id.as_int()));
-      const std::vector<int> got = tok.encode(d::json::get_string(v, "text", golden_path));
+      const std::vector<int> got = tok.encode(gemma3::json::get_string(v, "text", golden_path));
       ++lines;
       if (got == want) ++same;
-      else if (first_diff.empty()) first_diff = d::json::get_string(v, "id", golden_path);
+      else if (first_diff.empty()) first_diff = gemma3::json::get_string(v, "id", golden_path);
     }
     check(lines == 295 && same == lines, "encode() matches all golden_dev.jsonl ids",
           std::to_string(same) + "/" + std::to_string(lines) +
