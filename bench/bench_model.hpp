@@ -39,10 +39,9 @@
 
 #include <hwy/aligned_allocator.h>
 
-#include "bench/bench_kernels.hpp"  // read_bandwidth(), mix64(), load_average()
+#include "bench/bench_kernels.hpp"           // read_bandwidth(), mix64(), load_average()
+#include "gemma3/convert/hf_checkpoint.hpp"  // read_tokenizer_model
 #include "gemma3/convert/hf_config.hpp"
-#include "gemma3/convert/safetensors.hpp"  // read_text_file()
-#include "gemma3/detail/sentencepiece_model.hpp"
 #include "gemma3/error.hpp"
 #include "gemma3/kv_cache.hpp"
 #include "gemma3/model.hpp"
@@ -605,8 +604,7 @@ inline int model_main(int argc, char** argv) {
     if (convert::file_exists(o.preprocessor))
       convert::resolve_hf_preprocessor(convert::read_file_bytes(o.preprocessor), o.preprocessor,
                                        cfg);
-    const std::string tok_bytes = convert::read_file_bytes(o.tokenizer);
-    const TokenizerData tok = detail::parse_sentencepiece_model(tok_bytes, o.tokenizer);
+    const TokenizerData tok = convert::read_tokenizer_model(o.tokenizer);
     const std::string tmpl = convert::file_exists(o.chat_template)
                                  ? convert::read_file_bytes(o.chat_template)
                                  : std::string();

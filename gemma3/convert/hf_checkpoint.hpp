@@ -102,6 +102,14 @@ class ConvertProgress {
   int last_ = -1, last_line_ = 0;
 };
 
+// A tokenizer.model file's pieces and options, checked by building a
+// Tokenizer from them (what a ModelWriter takes).
+inline TokenizerData read_tokenizer_model(const std::string& path) {
+  TokenizerData tok = detail::parse_sentencepiece_model(detail::read_file_bytes(path), path);
+  Tokenizer::from_data(tok, path);  // validates the vocabulary
+  return tok;
+}
+
 inline ConvertSummary convert_hf_checkpoint(const std::string& dir, const std::string& out,
                                             const ConvertOptions& opt) {
   const WeightType type = opt.type;
@@ -119,9 +127,7 @@ inline ConvertSummary convert_hf_checkpoint(const std::string& dir, const std::s
   const std::string tok_path = dir + "/tokenizer.model";
   if (!detail::file_exists(tok_path))
     throw Error(tok_path + ": missing (the SentencePiece tokenizer is required)");
-  const TokenizerData tok =
-      detail::parse_sentencepiece_model(detail::read_file_bytes(tok_path), tok_path);
-  Tokenizer::from_data(tok, tok_path);  // validates the vocabulary
+  const TokenizerData tok = read_tokenizer_model(tok_path);
   auto piece_id = [&](const char* text) -> int {
     for (size_t i = 0; i < tok.pieces.size(); ++i)
       if (tok.pieces[i].text == text) return int(i);
