@@ -116,6 +116,15 @@ inline void heads_first(const float* x, size_t n, size_t heads, size_t D, float*
       std::copy(x + (r * heads + h) * D, x + (r * heads + h + 1) * D, out + (h * n + r) * D);
 }
 
+// An image span must lie inside the n tokens of the call that inserts it, and
+// carry its embeddings (forward() and prefill() check every span with this).
+inline void check_image_span(const ImageSpan& s, size_t n, const char* who) {
+  if (s.start > n || s.count > n - s.start || !s.embeddings)
+    throw Error(std::string(who) + ": image span [" + std::to_string(s.start) + ", " +
+                std::to_string(s.start + s.count) + ") does not lie inside the " +
+                std::to_string(n) + " tokens of the call, or has no embeddings");
+}
+
 }  // namespace detail
 
 // The text decoder of one model: immutable, shareable between threads (all
@@ -186,10 +195,7 @@ class Decoder {
     std::vector<ImageBlock> blocks;
     for (const ImageSpan& s : images) {
       if (s.count == 0) continue;
-      if (s.start > n || s.count > n - s.start || !s.embeddings)
-        throw Error("decoder: image span [" + std::to_string(s.start) + ", " +
-                    std::to_string(s.start + s.count) + ") does not lie inside the " +
-                    std::to_string(n) + " tokens of this forward call");
+      detail::check_image_span(s, n, "decoder");
       for (const ImageBlock& o : blocks)
         if (s.start < o.start + o.count && o.start < s.start + s.count)
           throw Error("decoder: image spans overlap");

@@ -127,10 +127,7 @@ inline void prefill(const Decoder& dec, KVCache& cache, const int* ids, size_t n
   size_t prev_end = 0;  // prefill_chunk_end needs sorted, disjoint spans inside ids
   for (const ImageSpan& s : spans) {
     if (s.count == 0) continue;
-    if (s.start > n || s.count > n - s.start || !s.embeddings)
-      throw Error("prefill: image span [" + std::to_string(s.start) + ", " +
-                  std::to_string(s.start + s.count) + ") does not lie inside the " +
-                  std::to_string(n) + " tokens (or has no embeddings)");
+    detail::check_image_span(s, n, "prefill");
     if (s.start < prev_end)
       throw Error("prefill: image spans must be sorted and disjoint ([" + std::to_string(s.start) +
                   ", " + std::to_string(s.start + s.count) + ") starts before " +

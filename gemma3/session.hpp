@@ -165,9 +165,8 @@ class Session {
           ids);
     }
     check_room(ids.size());  // before the (costly) encoding
-    const auto t2 = Clock::now();
-    const EncodedImages enc = encode_images(ids, images);
-    const double encode_seconds = seconds(t2, Clock::now());
+    double encode_seconds = 0;
+    const EncodedImages enc = encode_images(ids, images, encode_seconds);
     GenerateResult r = run(ids, enc.spans, on_text, max_new_tokens, t0);
     set_image_timings(images, encode_seconds, t0, t1);
     ++turns_;
@@ -199,9 +198,8 @@ class Session {
     const auto t1 = Clock::now();
     const std::vector<int> all = with_pending(ids);
     check_room(all.size());
-    const auto t2 = Clock::now();
-    const EncodedImages enc = encode_images(all, loaded);
-    const double encode_seconds = seconds(t2, Clock::now());
+    double encode_seconds = 0;
+    const EncodedImages enc = encode_images(all, loaded, encode_seconds);
     raw_ = true;
     GenerateResult r = run(all, enc.spans, on_text, max_new_tokens, t0);
     set_image_timings(loaded, encode_seconds, t0, t1);
@@ -229,7 +227,8 @@ class Session {
     const TurnImages loaded = load_images(only_images(images));
     const std::vector<int> all = with_pending(ids);
     check_room(all.size());
-    const EncodedImages enc = encode_images(all, loaded);
+    double encode_seconds = 0;
+    const EncodedImages enc = encode_images(all, loaded, encode_seconds);
     if (turns_ == 0) raw_ = true;
     feed(all, enc.spans);
     pending_ = -1;
@@ -344,9 +343,13 @@ class Session {
   }
 
   // Encodes images.pixels (spec §4.3–4.5) for the image blocks of ids, which
-  // must match them one to one (prefill.hpp).
-  EncodedImages encode_images(const std::vector<int>& ids, const TurnImages& images) const {
-    return encode_image_blocks(*model_, ids, images.pixels, threads_, "session");
+  // must match them one to one (prefill.hpp); seconds_taken: how long it took.
+  EncodedImages encode_images(const std::vector<int>& ids, const TurnImages& images,
+                              double& seconds_taken) const {
+    const auto t0 = Clock::now();
+    EncodedImages enc = encode_image_blocks(*model_, ids, images.pixels, threads_, "session");
+    seconds_taken = seconds(t0, Clock::now());
+    return enc;
   }
 
   void set_image_timings(const TurnImages& images, double encode_seconds, Clock::time_point t0,
