@@ -336,19 +336,14 @@ inline void ModelFile::validate_tensors() {
 
 // ---- binding ----------------------------------------------------------------------
 
-// Points every view of Weights at its tensor in the mapping. open() has
-// checked every tensor's presence, shape and type against the same
-// enumeration, so nothing is checked twice here.
+// Points every view of Weights at its tensor in the mapping, through the
+// accessors above. open() has checked every tensor's presence, shape and type
+// against the same enumeration, so their checks cannot fail here.
 inline Weights bind_weights(const ModelFile& f) {
   Weights w;
   for_each_tensor(f.config(), &w, [&](const TensorSpec& s, TensorSlot slot) {
-    const TensorEntry* t = f.find(s.name);
-    if (t == nullptr)
-      throw Error(f.path() + ": tensor " + s.name + " not found");  // (unreachable after open())
-    if (slot.matrix)
-      *slot.matrix = MatView{t->type, size_t(t->shape[0]), size_t(t->shape[1]), t->data};
-    if (slot.vector)
-      *slot.vector = reinterpret_cast<const float*>(t->data);  // f32, 64-byte aligned
+    if (slot.matrix) *slot.matrix = f.matrix(s.name);
+    else *slot.vector = f.f32(s.name, size_t(element_count(s.shape)));
   });
   return w;
 }
