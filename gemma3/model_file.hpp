@@ -148,9 +148,11 @@ inline ModelFile ModelFile::open(const std::string& path, LoadOptions opts) {
   const uint32_t flags = h.get<uint32_t>("flags");
   const uint32_t meta_crc = h.get<uint32_t>("meta_crc32");
   const uint32_t reserved = h.get<uint32_t>("reserved");
-  if (mf.version_ != kModelFormatVersion)
+  if (mf.version_ < kOldestReadableVersion || mf.version_ > kModelFormatVersion)
     throw fail("unsupported format version " + std::to_string(mf.version_) +
-               " (this reader reads version " + std::to_string(kModelFormatVersion) + ")");
+               " (this reader reads versions " + std::to_string(kOldestReadableVersion) + " to " +
+               std::to_string(kModelFormatVersion) +
+               "; reconvert the checkpoint with this gemma3-convert)");
   if (hdr_file_size != fsize)
     throw fail("header says " + std::to_string(hdr_file_size) + " bytes but the file has " +
                std::to_string(fsize) + " (truncated or extended)");

@@ -27,7 +27,11 @@ namespace gemma3 {
 // ---- format constants (docs/format.md) ---------------------------------------
 
 constexpr char kModelMagic[8] = {'G', 'E', 'M', 'M', 'A', '3', 'M', 'F'};
-constexpr uint32_t kModelFormatVersion = 1;
+// Version 2: q8 and q4 are quantized as ggml's Q8_0 and Q4_0 (q4 codes now
+// span [−8, 7], signed scales). The bytes mean what they meant in version 1,
+// whose codes are a subset, so version-1 files still load unchanged.
+constexpr uint32_t kModelFormatVersion = 2;
+constexpr uint32_t kOldestReadableVersion = 1;
 constexpr size_t kHeaderSize = 64;
 constexpr size_t kTensorAlign = 64;
 // Limits a reader enforces (a file beyond them is rejected as corrupt).

@@ -1,15 +1,21 @@
 // gemma3/quant.hpp — reference (scalar) conversion of f32 matrices into the
 // four weight types of gemma3/tensor.hpp, and back, one row at a time.
 //
-// Q8/Q4, per row and per 32-element group (spec of the layout: tensor.hpp):
-//   scale = f16(max|x| / qmax)           qmax = 127 (Q8) or 7 (Q4)
-//   q     = round(x / scale)  (half to even, like torch.round; the f16-rounded
-//           scale is used, and q is clamped to [−qmax, qmax])
-//   value = q · scale
-// A group of zeros (or one whose scale rounds to 0 in f16) has scale 0, q 0.
-// Round-trip error per element: |x − q·scale| ≤ scale/2·(1 + 2⁻¹⁶), or
-// ≤ qmax·2⁻²⁵ when the scale is an f16 subnormal (tests/test_quant.cpp
-// derives and checks this).
+// Q8 and Q4 are ggml's Q8_0 and Q4_0, value for value (format version 2): the
+// same codes and the same f16 scale d per 32-element group, only laid out
+// with the scales apart from the codes (tensor.hpp). Per group:
+//   Q8 (= Q8_0): d = max|x| / 127,  q = roundf(x · (1/d))         (half away from 0)
+//   Q4 (= Q4_0): d = m / −8 with m the value of largest magnitude (the first
+//                one on ties), q = min(7, ⌊x · (1/d) + 8.5⌋ − 8)   (half up)
+//   stored scale s = f16(d) (to nearest even); value = q · s.
+// As in ggml, 1/d is taken of the unrounded f32 d, not of s. Q4's d is signed
+// and the group's extreme gets q = −8 exactly, so a group that already lies on
+// a Q4_0 grid (q·s, q in [−8, 7], with −8 present) — what quantization-aware-
+// trained weights are — converts with no error. A group of zeros has s = 0.
+// Round-trip error per element, s normal (tests/test_quant.cpp derives it):
+//   Q8 |x − q·s| ≤ |d|/2·(1 + 2⁻¹⁶) + 127·|d − s|,   |d − s| ≤ 2⁻¹¹·|d|
+//   Q4 |x − q·s| ≤ |d|      ·(1 + 2⁻¹⁶) +   8·|d − s|  (a group holding both ±m
+//      stores +m as 7·d: Q4_0's one-sided range)
 #pragma once
 
 #include <cmath>
@@ -25,33 +31,38 @@ namespace gemma3 {
 
 namespace detail {
 
-// Scale and codes of one group of `count` ≤ 32 values (the rest are padding).
-inline uint16_t quantize_group(const float* x, size_t count, int qmax, int8_t* q, size_t row,
+// Scale and codes of one group of `count` ≤ 32 values (the rest are padding,
+// coded 0), by ggml's Q8_0 / Q4_0 rule (header comment).
+inline uint16_t quantize_group(WeightType t, const float* x, size_t count, int8_t* q, size_t row,
                                size_t col0) {
-  float amax = 0.0f;
+  float amax = 0.0f, m = 0.0f;
   for (size_t k = 0; k < count; ++k) {
     if (!std::isfinite(x[k])) {
       throw Error("quantize_matrix: row " + std::to_string(row) + ", column " +
                   std::to_string(col0 + k) + ": value is not finite");
     }
-    amax = std::fabs(x[k]) > amax ? std::fabs(x[k]) : amax;
+    if (std::fabs(x[k]) > amax) amax = std::fabs(x[k]), m = x[k];
   }
-  const uint16_t scale_bits = f32_to_f16(amax / float(qmax));
-  const float scale = f16_to_f32(scale_bits);
-  if (std::isinf(scale)) {
+  const float d = t == WeightType::Q8 ? amax / 127.0f : m / -8.0f;
+  const uint16_t scale_bits = f32_to_f16(d);
+  if (std::isinf(f16_to_f32(scale_bits))) {
     throw Error("quantize_matrix: row " + std::to_string(row) + ", columns from " +
                 std::to_string(col0) + ": |value| " + std::to_string(amax) +
                 " too large for an f16 group scale");
   }
+  // 1/d overflows only for |d| < 2⁻¹²⁶, whose f16 scale is 0 anyway: code 0
+  // there (ggml's codes are undefined then; such a group decodes to 0 either way).
+  const float id = d != 0.0f && std::isfinite(1.0f / d) ? 1.0f / d : 0.0f;
   for (size_t k = 0; k < kQuantGroup; ++k) {
-    float v = 0.0f;
-    if (k < count && scale > 0.0f) {
-      v = std::nearbyint(x[k] / scale);
-      v = v > float(qmax) ? float(qmax) : (v < -float(qmax) ? -float(qmax) : v);
+    const float v = k < count ? x[k] * id : 0.0f;
+    if (t == WeightType::Q8) {
+      q[k] = static_cast<int8_t>(std::round(v));  // |v| ≤ 127·(1 + 2⁻²³): no clamp needed
+    } else {
+      const int c = static_cast<int>(v + 8.5f);  // v ≥ −8(1 + 2⁻²³): ≥ 0, so truncation = floor
+      q[k] = static_cast<int8_t>((c < 15 ? c : 15) - 8);
     }
-    q[k] = static_cast<int8_t>(v);
   }
-  return scale > 0.0f ? scale_bits : uint16_t(0);
+  return scale_bits;
 }
 
 }  // namespace detail
@@ -72,7 +83,6 @@ inline void quantize_matrix(WeightType t, const float* src, size_t rows, size_t 
       return;
     case WeightType::Q8:
     case WeightType::Q4: {
-      const int qmax = t == WeightType::Q8 ? 127 : 7;
       const size_t groups = (cols + kQuantGroup - 1) / kQuantGroup;
       const size_t rb = row_bytes(t, cols);
       const size_t soff = scales_offset(t, rows, cols);
@@ -82,7 +92,7 @@ inline void quantize_matrix(WeightType t, const float* src, size_t rows, size_t 
         for (size_t g = 0; g < groups; ++g) {
           const size_t c0 = g * kQuantGroup;
           const size_t count = cols - c0 < kQuantGroup ? cols - c0 : kQuantGroup;
-          const uint16_t s = detail::quantize_group(src + r * cols + c0, count, qmax, q, r, c0);
+          const uint16_t s = detail::quantize_group(t, src + r * cols + c0, count, q, r, c0);
           std::memcpy(dst + soff + (r * groups + g) * 2, &s, 2);
           if (t == WeightType::Q8) {
             std::memcpy(dst + r * rb + c0, q, kQuantGroup);

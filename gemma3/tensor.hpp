@@ -14,10 +14,11 @@
 //         scales: rows·groups IEEE binary16, row-major.
 //   Q4    per row, ceil(cols/32) groups of 16 bytes; byte j of a group holds
 //         element j in its low nibble and element j+16 in its high nibble,
-//         stored as q+8 with q in [-7, 7], value = q·scale (nibble 0 unused;
-//         padding elements are stored as 8, i.e. 0); scales as for Q8.
-//   Scales: scale = f16(max|x| / qmax) (qmax 127 or 7) and q = round(x/scale)
-//   computed with the f16-rounded scale; a group of zeros has scale 0.
+//         stored as q+8 with q in [-8, 7], value = q·scale (padding elements
+//         are stored as 8, i.e. 0); scales as for Q8.
+//   Codes and scales are exactly ggml's Q8_0 and Q4_0 blocks (gemma3/quant.hpp
+//   has the rules), with the f16 scales moved out of the 32-element blocks so
+//   the codes of a row are contiguous.
 #pragma once
 
 #include <cmath>

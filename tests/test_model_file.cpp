@@ -241,9 +241,29 @@ TEST_CASE("the loader rejects truncated, foreign and wrong-version files") {
   std::vector<uint8_t> b = good;
   b[3] ^= 0x20;
   expect_reject(tmp, b, "bad magic");
+  for (uint32_t v : {0u, 3u}) {
+    b = good;
+    set_le<uint32_t>(b, 8, v);
+    expect_reject(tmp, b, "unsupported format version " + std::to_string(v));
+  }
+  // Version 1 (before q8/q4 became Q8_0/Q4_0) still loads: its codes are a
+  // subset of version 2's and mean the same values. Same bytes, version 1 and
+  // its checksum redone: the same tensors.
   b = good;
-  set_le<uint32_t>(b, 8, 2);
-  expect_reject(tmp, b, "unsupported format version 2");
+  set_le<uint32_t>(b, 8, 1);
+  const uint64_t meta_size = get_le<uint64_t>(b, 24);
+  uint32_t crc = gemma3::detail::crc32(b.data(), 56);
+  crc = gemma3::detail::crc32(b.data() + 64, size_t(meta_size), crc);
+  set_le<uint32_t>(b, 56, crc);
+  const std::string v1 = tmp / "v1.g3";
+  write_bytes(v1, b);
+  const gemma3::ModelFile old = gemma3::ModelFile::open(v1);
+  CHECK(old.format_version() == 1);
+  CHECK(std::memcmp(old.matrix("language_model.embed_tokens.weight").data,
+                    gemma3::ModelFile::open(convert_tiny(tmp, WeightType::Q4))
+                        .matrix("language_model.embed_tokens.weight")
+                        .data,
+                    64) == 0);
 }
 
 TEST_CASE("every flipped byte outside the tensor data is caught at load") {

@@ -111,15 +111,16 @@ void scramble_padding(TestMatrix& m, std::mt19937& rng) {
   }
 }
 
-// Values v[i] = q[i]·2^e per 32-group with max |q| = qmax: quantize_matrix
-// represents them exactly (scale 2^e), so all sums below are exact.
+// Values v[i] = q[i]·2^e per 32-group whose first value is the extreme code
+// (Q8 127, Q4 −8): quantize_matrix (Q8_0 / Q4_0 rules) represents them exactly
+// (scale 2^e), so all sums below are exact.
 std::vector<float> exact_weights(std::mt19937& rng, WeightType t, size_t rows, size_t cols) {
-  const int qmax = t == WeightType::Q4 ? 7 : 127;
-  std::vector<float> v = random_ints(rng, rows * cols, -qmax, qmax);
+  const bool q4 = t == WeightType::Q4;
+  std::vector<float> v = random_ints(rng, rows * cols, q4 ? -8 : -127, q4 ? 7 : 127);
   for (size_t r = 0; r < rows; ++r) {
     for (size_t c0 = 0; c0 < cols; c0 += kQuantGroup) {
       const float scale = float(1 << (rng() % 3));  // 1, 2, 4
-      v[r * cols + c0] = float(qmax);
+      v[r * cols + c0] = q4 ? -8.0f : 127.0f;
       for (size_t c = c0; c < cols && c < c0 + kQuantGroup; ++c) v[r * cols + c] *= scale;
     }
   }

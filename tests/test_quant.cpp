@@ -163,10 +163,11 @@ TEST_CASE("vector f32 → bf16 equals the scalar conversion") {
 
 namespace {
 
-// Checks the bytes of a quantized matrix against tensor.hpp's layout and the
-// round-trip error bound; returns the largest error / scale seen.
+// Checks the bytes of a quantized matrix against tensor.hpp's layout, ggml's
+// Q8_0 / Q4_0 definitions (quant.hpp) and the round-trip bound; returns the
+// largest error / |d| seen over groups with a normal scale.
 double check_quantized(WeightType t, const std::vector<float>& x, size_t rows, size_t cols) {
-  const int qmax = t == WeightType::Q8 ? 127 : 7;
+  const bool q8 = t == WeightType::Q8;
   std::vector<uint8_t> buf(matrix_bytes(t, rows, cols), 0xAB);  // junk: all must be written
   quantize_matrix(t, x.data(), rows, cols, buf.data());
   MatView W;
@@ -185,41 +186,47 @@ double check_quantized(WeightType t, const std::vector<float>& x, size_t rows, s
     dequantize_row(W, r, out.data());
     for (size_t g = 0; g < groups; ++g) {
       const size_t c0 = g * kQuantGroup;
-      // the scale is f16(max|x| / qmax) of this group
-      float amax = 0;
+      // d: Q8_0 max|x|/127; Q4_0 the first value of largest magnitude / −8
+      float amax = 0, m = 0;
       for (size_t c = c0; c < cols && c < c0 + kQuantGroup; ++c)
-        amax = std::max(amax, std::fabs(x[r * cols + c]));
+        if (std::fabs(x[r * cols + c]) > amax)
+          amax = std::fabs(x[r * cols + c]), m = x[r * cols + c];
+      const float d = q8 ? amax / 127.0f : m / -8.0f;
       uint16_t sbits;
       std::memcpy(&sbits, buf.data() + soff + 2 * (r * groups + g), 2);
       const float s = f16_to_f32(sbits);
-      const float expect = f16_to_f32(f32_to_f16(amax / float(qmax)));
-      bad += s != expect;
+      bad += sbits != f32_to_f16(d);
+      const bool normal = std::fabs(s) >= 6.103515625e-05f;
       for (size_t k = 0; k < kQuantGroup; ++k) {
         const size_t c = c0 + k;
         // the stored code, decoded by hand from the layout
         int q;
-        if (t == WeightType::Q8) {
+        if (q8) {
           q = int8_t(buf[r * row_bytes(t, cols) + c]);
         } else {
           const uint8_t b = buf[r * row_bytes(t, cols) + g * 16 + k % 16];
-          const int nib = k < 16 ? (b & 15) : (b >> 4);
-          bad += nib == 0;  // nibble 0 (q = −8) is never written
-          q = nib - 8;
+          q = (k < 16 ? (b & 15) : (b >> 4)) - 8;
         }
-        bad += q < -qmax || q > qmax;
+        bad += q < (q8 ? -127 : -8) || q > (q8 ? 127 : 7);
         if (c >= cols) {
           bad += q != 0;  // padding decodes to 0
           continue;
         }
         bad += out[c] != float(q) * s;  // dequantize_row = q·scale exactly
-        // Round-trip bound (derivation in gemma3/quant.hpp):
-        //   normal scale:    |x − q·s| ≤ s/2·(1 + 2⁻¹⁶)
-        //   subnormal or 0:  |x − q·s| ≤ qmax·2⁻²⁵ (f16 rounding of s)
+        if (!normal) continue;
+        // ggml's codes: Q8_0 roundf(x·(1/d)); Q4_0 min(15, trunc(x·(1/d) + 8.5)) − 8
+        const float v = x[r * cols + c] * (1.0f / d);
+        bad += q != (q8 ? int(std::round(v)) : std::min(15, int(v + 8.5f)) - 8);
+        if (!q8 && x[r * cols + c] == m) bad += q != -8;  // the extreme is exactly −8·d
+        // Round-trip bound (quant.hpp): rounding ≤ |d|/2 (Q8) or the one-sided
+        // clamp ≤ |d| (Q4), f32 rounding of x·(1/d) ≤ 2⁻¹⁶·|d|, and the f16
+        // rounding of the scale ≤ qmax·|d − s|.
         const double err = std::fabs(double(x[r * cols + c]) - double(out[c]));
-        const double tol =
-            std::max(s / 2.0 * (1 + std::ldexp(1.0, -16)), qmax * std::ldexp(1.0, -25) * 1.0001);
+        const double ad = std::fabs(double(d));
+        const double tol = (q8 ? 0.5 : 1.0) * ad * (1 + std::ldexp(1.0, -16)) +
+                           (q8 ? 127 : 8) * std::fabs(double(d) - double(s));
         bad += !(err <= tol);
-        if (s >= 6.103515625e-05f) worst = std::max(worst, err / s);  // normal scales
+        worst = std::max(worst, err / ad);
       }
     }
   }
@@ -229,7 +236,7 @@ double check_quantized(WeightType t, const std::vector<float>& x, size_t rows, s
 
 }  // namespace
 
-TEST_CASE("quantize_matrix / dequantize_row: layout and round-trip bound") {
+TEST_CASE("quantize_matrix / dequantize_row: ggml Q8_0 / Q4_0 rules, layout and bound") {
   std::mt19937 rng(12);
   std::uniform_real_distribution<float> uni(-1.0f, 1.0f);
   const size_t shapes[][2] = {{1, 1},  {3, 31},  {2, 32},   {4, 33},
@@ -253,11 +260,20 @@ TEST_CASE("quantize_matrix / dequantize_row: layout and round-trip bound") {
         x[32] = 1.0f;                                 // a group with one value
         for (size_t c = 33; c < std::min<size_t>(cols, 64); ++c) x[c] = 0.0f;
       }
+      if (cols >= 100) {  // a group holding both +m and −m: Q4_0 stores +m as 7·d
+        x[64] = 2.0f;
+        x[65] = -2.0f;
+      }
       worst = std::max(worst, check_quantized(t, x, rows, cols));
     }
-    MESSAGE(type << ": worst |x - q*s| / s = " << worst);
-    CHECK(worst <= 0.5 * (1 + std::ldexp(1.0, -16)));
-    CHECK(worst >= 0.4);  // the bound is tight: random data comes close to s/2
+    MESSAGE(type << ": worst |x - q*s| / |d| = " << worst);
+    if (t == WeightType::Q8) {
+      CHECK(worst <= 0.5 + 127 * std::ldexp(1.0, -11));
+      CHECK(worst >= 0.4);  // the bound is tight: random data comes close to d/2
+    } else {
+      CHECK(worst >= 0.99);  // the +m of the ±m group: one whole step
+      CHECK(worst <= 1.0 + 8 * std::ldexp(1.0, -11));
+    }
   }
   // F32 and BF16 round trips
   std::vector<float> x(3 * 5);
